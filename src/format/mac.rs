@@ -1,0 +1,1 @@
+//! The sops MAC (FORMAT §7). (Skeleton.)

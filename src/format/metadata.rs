@@ -1,0 +1,1 @@
+//! The `sops:` metadata block (FORMAT §8). (Skeleton.)

@@ -1,0 +1,209 @@
+//! The ordered tree every store parses into and emits from: documents of mappings, sequences and
+//! typed scalar leaves, with comments kept as items in their place (sops encrypts comments too).
+//! The same type holds plaintext and sealed trees; [`crate::sops`] turns one into the other.
+
+use zeroize::Zeroize;
+
+/// A parsed file: one or more documents (several only in multi-document YAML), each a mapping.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Tree {
+    /// The documents in file order.
+    pub docs: Vec<Map>,
+}
+
+/// An ordered mapping; keys keep their input order, which the MAC depends on.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Map(pub Vec<MapItem>);
+
+/// One item of a mapping: an entry or a comment line between entries.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MapItem {
+    /// `key: value`.
+    Entry(String, Node),
+    /// A comment line; the text after `#` (or `;` in INI), leading space kept.
+    Comment(String),
+}
+
+/// A node of the tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// A nested mapping.
+    Map(Map),
+    /// A sequence; may contain [`Node::Comment`] items.
+    Seq(Vec<Node>),
+    /// A leaf.
+    Scalar(Scalar),
+    /// A comment inside a sequence (in a mapping, comments are [`MapItem::Comment`]).
+    Comment(String),
+}
+
+/// A leaf value with the type sops gives it (FORMAT §2).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    /// `null`, `~` or an empty YAML value; never encrypted, not in the MAC.
+    Null,
+    /// A string (also every dotenv/INI value, and every `ENC[…]` in a sealed tree).
+    Str(String),
+    /// Raw bytes that need not be UTF-8: only the binary store's `data`. Encrypted as `str`.
+    Bytes(Vec<u8>),
+    /// A YAML integer.
+    Int(i64),
+    /// A YAML float or any JSON number.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A YAML timestamp, held in its canonical sops spelling (Go RFC 3339 with nanoseconds,
+    /// trailing zeros cut), e.g. `2024-01-02T00:00:00Z`.
+    Time(String),
+}
+
+impl Map {
+    /// The value of `key`, if present (first occurrence).
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.0.iter().find_map(|item| match item {
+            MapItem::Entry(k, v) if k == key => Some(v),
+            _ => None,
+        })
+    }
+
+    /// Removes every entry named `key` and returns the first one's value.
+    pub fn remove(&mut self, key: &str) -> Option<Node> {
+        let mut found = None;
+        self.0.retain_mut(|item| match item {
+            MapItem::Entry(k, v) if k == key => {
+                if found.is_none() {
+                    found = Some(std::mem::replace(v, Node::Scalar(Scalar::Null)));
+                }
+                false
+            }
+            _ => true,
+        });
+        found
+    }
+
+    /// Appends an entry.
+    pub fn push(&mut self, key: impl Into<String>, value: Node) {
+        self.0.push(MapItem::Entry(key.into(), value));
+    }
+
+    /// Entries only, skipping comments.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.0.iter().filter_map(|item| match item {
+            MapItem::Entry(k, v) => Some((k.as_str(), v)),
+            MapItem::Comment(_) => None,
+        })
+    }
+}
+
+impl Node {
+    /// A string leaf.
+    pub fn str(s: impl Into<String>) -> Node {
+        Node::Scalar(Scalar::Str(s.into()))
+    }
+    /// The string of a `Str` leaf.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::Scalar(Scalar::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+    /// The mapping of a `Map` node.
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Node::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+impl Scalar {
+    /// The sops type name of this leaf (`type:` field of an `ENC[…]` value).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Scalar::Null => "null",
+            Scalar::Str(_) | Scalar::Bytes(_) => "str",
+            Scalar::Int(_) => "int",
+            Scalar::Float(_) => "float",
+            Scalar::Bool(_) => "bool",
+            Scalar::Time(_) => "time",
+        }
+    }
+}
+
+/// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip digits, never an exponent,
+/// `+Inf`/`-Inf`/`NaN`. This is the canonical plaintext of a `float` value (FORMAT §2).
+pub fn go_format_float_f(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else if v == 0.0 && v.is_sign_negative() {
+        "-0".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+impl Tree {
+    /// Overwrites every string and byte leaf, key and comment with zeros. Called by the owners
+    /// of plaintext trees on drop (best effort; see [`crate::secret`]).
+    pub fn zeroize_all(&mut self) {
+        for doc in &mut self.docs {
+            zeroize_map(doc);
+        }
+    }
+}
+
+fn zeroize_map(map: &mut Map) {
+    for item in &mut map.0 {
+        match item {
+            MapItem::Entry(k, v) => {
+                k.zeroize();
+                zeroize_node(v);
+            }
+            MapItem::Comment(c) => c.zeroize(),
+        }
+    }
+}
+
+fn zeroize_node(node: &mut Node) {
+    match node {
+        Node::Map(m) => zeroize_map(m),
+        Node::Seq(items) => items.iter_mut().for_each(zeroize_node),
+        Node::Comment(c) => c.zeroize(),
+        Node::Scalar(s) => match s {
+            Scalar::Str(x) | Scalar::Time(x) => x.zeroize(),
+            Scalar::Bytes(b) => b.zeroize(),
+            Scalar::Int(i) => i.zeroize(),
+            Scalar::Float(f) => *f = 0.0,
+            Scalar::Bool(b) => *b = false,
+            Scalar::Null => {}
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_float_spellings() {
+        assert_eq!(go_format_float_f(1000.0), "1000");
+        assert_eq!(go_format_float_f(0.75), "0.75");
+        assert_eq!(go_format_float_f(1e21), "1000000000000000000000");
+        assert_eq!(go_format_float_f(-0.0), "-0");
+        assert_eq!(go_format_float_f(f64::INFINITY), "+Inf");
+        assert_eq!(go_format_float_f(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(go_format_float_f(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn remove_takes_every_occurrence() {
+        let mut m = Map::default();
+        m.push("a", Node::str("1"));
+        m.push("sops", Node::str("x"));
+        m.push("sops", Node::str("y"));
+        assert_eq!(m.remove("sops"), Some(Node::str("x")));
+        assert_eq!(m.0.len(), 1);
+    }
+}

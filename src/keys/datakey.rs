@@ -1,0 +1,1 @@
+//! Wrapping and unwrapping of the data key across key groups. (Skeleton.)

@@ -1,0 +1,2 @@
+//! The `hostseal` binary: a thin shell over the library. (Skeleton.)
+fn main() {}
