@@ -21,8 +21,11 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod commands;
 pub mod error;
 pub mod format;
+pub mod install;
 pub mod keys;
 pub mod limits;
 pub mod rules;

@@ -1,0 +1,287 @@
+//! The command line (SPEC §1): clap definitions, one struct per subcommand, and the dispatch that
+//! turns a library result into output and an exit code. Flag names follow sops.
+
+use crate::error::Error;
+use crate::install::cli::{InstallArgs, StatusArgs};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// hostseal: seal secrets to the keys of the machines that need them (sops format).
+#[derive(Parser, Debug)]
+#[command(name = "hostseal", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Seal a plaintext file to the recipients its rule (or --age) names.
+    Encrypt(EncryptArgs),
+    /// Open a sealed file and print (or write) the plaintext.
+    Decrypt(DecryptArgs),
+    /// Open a sealed file in $VISUAL/$EDITOR on a RAM filesystem and re-seal it.
+    Edit(EditArgs),
+    /// Bring files' recipients in line with the rules.
+    Updatekeys(UpdatekeysArgs),
+    /// Draw new data keys and re-encrypt every value.
+    Rotate(RotateArgs),
+    /// The commit-time guard: refuse plaintext secrets and stale recipients.
+    Check(CheckArgs),
+    /// Git hook management.
+    #[command(subcommand)]
+    Hook(HookCommand),
+    /// Write a new age identity (0600) and print its recipient.
+    Keygen(KeygenArgs),
+    /// Print the age recipient of an identity file or an ssh ed25519 key.
+    Pubkey(PubkeyArgs),
+    /// Convert between Cloudflare tunnel credentials and tunnel tokens.
+    #[command(subcommand)]
+    Tunnel(TunnelCommand),
+    /// Install secrets on this host from a manifest (root, at activation).
+    Install(InstallArgs),
+    /// Show an install status file.
+    Status(StatusArgs),
+    /// List sealed files' recipients and whether they match the rules.
+    Audit(AuditArgs),
+}
+
+/// Options choosing which leaves are encrypted (at most one).
+#[derive(Args, Debug, Default, Clone)]
+pub struct LeafRuleArgs {
+    /// Encrypt only values under keys matching this regex.
+    #[arg(long, value_name = "RE")]
+    pub encrypted_regex: Option<String>,
+    /// Leave values under keys matching this regex in clear text.
+    #[arg(long, value_name = "RE")]
+    pub unencrypted_regex: Option<String>,
+    /// Encrypt only values under keys ending with this suffix.
+    #[arg(long, value_name = "S")]
+    pub encrypted_suffix: Option<String>,
+    /// Leave values under keys ending with this suffix in clear text (default `_unencrypted`).
+    #[arg(long, value_name = "S")]
+    pub unencrypted_suffix: Option<String>,
+}
+
+/// `hostseal encrypt`.
+#[derive(Args, Debug)]
+pub struct EncryptArgs {
+    /// Write the sealed file over the input.
+    #[arg(short = 'i', long = "in-place", conflicts_with = "output")]
+    pub in_place: bool,
+    /// Write the sealed file here instead of stdout.
+    #[arg(long, value_name = "F")]
+    pub output: Option<PathBuf>,
+    /// Recipients (comma-separated), instead of the rule's.
+    #[arg(long, value_name = "R1,R2")]
+    pub age: Option<String>,
+    /// The rules file (default: nearest .sops.yaml from the file's directory, or $SOPS_CONFIG).
+    #[arg(long, value_name = "F")]
+    pub config: Option<PathBuf>,
+    /// Input type (yaml, json, dotenv, ini, binary, age).
+    #[arg(long, value_name = "T")]
+    pub input_type: Option<String>,
+    /// Output type.
+    #[arg(long, value_name = "T")]
+    pub output_type: Option<String>,
+    /// Path used for type detection and rule matching (needed with `-`).
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
+    /// Which leaves are encrypted.
+    #[command(flatten)]
+    pub leaves: LeafRuleArgs,
+    /// Skip validation of recognised secret shapes (tunnel credentials).
+    #[arg(long)]
+    pub no_validate: bool,
+    /// Allow plugin recipients (they run external binaries).
+    #[arg(long)]
+    pub allow_plugins: bool,
+    /// The plaintext file, or `-` for stdin.
+    pub file: PathBuf,
+}
+
+/// `hostseal decrypt`.
+#[derive(Args, Debug)]
+pub struct DecryptArgs {
+    /// Write the plaintext over the sealed file (refused for git-tracked files without --force).
+    #[arg(short = 'i', long = "in-place", conflicts_with = "output")]
+    pub in_place: bool,
+    /// With -i: allow writing plaintext over a git-tracked file.
+    #[arg(long, requires = "in_place")]
+    pub force: bool,
+    /// Write the plaintext here instead of stdout.
+    #[arg(long, value_name = "F")]
+    pub output: Option<PathBuf>,
+    /// Identity files (age identities or OpenSSH private keys); repeatable.
+    #[arg(long = "identity", value_name = "F")]
+    pub identities: Vec<PathBuf>,
+    /// Print one value, e.g. '["tunnel"]["TunnelSecret"]'.
+    #[arg(long, value_name = "PATH")]
+    pub extract: Option<String>,
+    /// Input type.
+    #[arg(long, value_name = "T")]
+    pub input_type: Option<String>,
+    /// Output type.
+    #[arg(long, value_name = "T")]
+    pub output_type: Option<String>,
+    /// Path used for type detection (needed with `-`).
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
+    /// The sealed file, or `-` for stdin.
+    pub file: PathBuf,
+}
+
+/// `hostseal edit`.
+#[derive(Args, Debug)]
+pub struct EditArgs {
+    /// Identity files; repeatable.
+    #[arg(long = "identity", value_name = "F")]
+    pub identities: Vec<PathBuf>,
+    /// The rules file.
+    #[arg(long, value_name = "F")]
+    pub config: Option<PathBuf>,
+    /// The sealed file (created when missing).
+    pub file: PathBuf,
+}
+
+/// `hostseal updatekeys`.
+#[derive(Args, Debug)]
+pub struct UpdatekeysArgs {
+    /// Do not ask.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// The rules file.
+    #[arg(long, value_name = "F")]
+    pub config: Option<PathBuf>,
+    /// Identity files; repeatable.
+    #[arg(long = "identity", value_name = "F")]
+    pub identities: Vec<PathBuf>,
+    /// Also rewrite whole-file age files.
+    #[arg(long)]
+    pub include_age: bool,
+    /// Skip files no identity can open instead of refusing to write anything.
+    #[arg(long)]
+    pub skip_unopenable: bool,
+    /// List skipped files.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `hostseal rotate`.
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    /// Do not ask.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// The rules file.
+    #[arg(long, value_name = "F")]
+    pub config: Option<PathBuf>,
+    /// Identity files; repeatable.
+    #[arg(long = "identity", value_name = "F")]
+    pub identities: Vec<PathBuf>,
+    /// Files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `hostseal check`.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Judge the blobs staged in the git index.
+    #[arg(long)]
+    pub staged: bool,
+    /// Seal fully staged plaintext files instead of reporting them.
+    #[arg(long)]
+    pub encrypt: bool,
+    /// The rules file.
+    #[arg(long, value_name = "F")]
+    pub config: Option<PathBuf>,
+    /// Files or directories (default: every tracked file).
+    pub paths: Vec<PathBuf>,
+}
+
+/// `hostseal hook …`.
+#[derive(Subcommand, Debug)]
+pub enum HookCommand {
+    /// Write the pre-commit hook.
+    Install {
+        /// The hook seals fully staged plaintext files.
+        #[arg(long)]
+        encrypt: bool,
+        /// Overwrite a hook hostseal did not write.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `hostseal keygen`.
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// Write the identity here (created new, 0600) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "F")]
+    pub output: Option<PathBuf>,
+}
+
+/// `hostseal pubkey`.
+#[derive(Args, Debug)]
+pub struct PubkeyArgs {
+    /// Print the native `ssh-ed25519 …` form instead of the derived `age1…`.
+    #[arg(long)]
+    pub ssh: bool,
+    /// An age identity file or an OpenSSH ed25519 key (public or private); `-` for stdin.
+    pub file: Option<PathBuf>,
+}
+
+/// `hostseal tunnel …`.
+#[derive(Subcommand, Debug)]
+pub enum TunnelCommand {
+    /// Credentials JSON → tunnel token.
+    Token {
+        /// The credentials JSON file.
+        file: PathBuf,
+    },
+    /// Tunnel token → credentials JSON.
+    Credentials {
+        /// The token.
+        token: String,
+    },
+}
+
+/// `hostseal audit`.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+    /// List the files this recipient can open.
+    #[arg(long, value_name = "R")]
+    pub recipient: Option<String>,
+    /// Files or directories.
+    pub paths: Vec<PathBuf>,
+}
+
+/// Runs a parsed command line; returns the exit code for success paths (0, or 7 for a
+/// partial install), or the error to report.
+pub fn dispatch(cli: Cli) -> Result<u8, Error> {
+    use crate::commands as c;
+    match cli.command {
+        Command::Encrypt(a) => c::encrypt::run(&a),
+        Command::Decrypt(a) => c::decrypt::run(&a),
+        Command::Keygen(a) => c::keys::keygen(&a),
+        Command::Pubkey(a) => c::keys::pubkey(&a),
+        Command::Install(a) => crate::install::cli::run_install(&a),
+        Command::Status(a) => crate::install::cli::run_status(&a),
+        Command::Edit(_)
+        | Command::Updatekeys(_)
+        | Command::Rotate(_)
+        | Command::Check(_)
+        | Command::Hook(_)
+        | Command::Tunnel(_)
+        | Command::Audit(_) => Err(Error::failure("this command is not implemented yet")),
+    }
+}
