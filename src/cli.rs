@@ -50,6 +50,7 @@ pub enum Command {
 
 /// Options choosing which leaves are encrypted (at most one).
 #[derive(Args, Debug, Default, Clone)]
+#[group(id = "leaf_rule", multiple = false)]
 pub struct LeafRuleArgs {
     /// Encrypt only values under keys matching this regex.
     #[arg(long, value_name = "RE")]

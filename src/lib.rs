@@ -31,3 +31,4 @@ pub mod limits;
 pub mod rules;
 pub mod secret;
 pub mod sops;
+pub mod tunnel;

@@ -3,4 +3,6 @@
 
 pub mod decrypt;
 pub mod encrypt;
+pub mod io;
 pub mod keys;
+pub mod types;

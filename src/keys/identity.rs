@@ -32,3 +32,22 @@ impl IdentitySet {
         true
     }
 }
+
+/// The environment the workstation discovery reads. (Stub.)
+#[derive(Default)]
+pub struct WorkstationEnv;
+
+impl WorkstationEnv {
+    /// Reads the process environment. (Stub.)
+    pub fn from_process() -> Self {
+        WorkstationEnv
+    }
+}
+
+/// Collects workstation identities. (Stub.)
+pub fn discover(
+    _explicit: &[std::path::PathBuf],
+    _env: &WorkstationEnv,
+) -> Result<IdentitySet, Error> {
+    Ok(IdentitySet::new())
+}
