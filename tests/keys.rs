@@ -21,7 +21,9 @@ fn read(name: &str) -> Vec<u8> {
 /// The `enc` armor stored for `recipient` in a sops YAML file (read by hand: the YAML store
 /// is someone else's module).
 fn enc_for(yaml: &str, recipient: &str) -> String {
-    let mut lines = yaml.lines().skip_while(|l| !l.ends_with(&format!("recipient: {recipient}")));
+    let mut lines = yaml
+        .lines()
+        .skip_while(|l| !l.ends_with(&format!("recipient: {recipient}")));
     assert!(lines.next().is_some(), "{recipient} not listed");
     let mut out = String::new();
     for l in lines.skip(1) {
@@ -51,7 +53,10 @@ fn open_value(enc: &str, key: &[u8], aad: &str) -> Vec<u8> {
     cipher
         .decrypt(
             aes_gcm::Nonce::<U32>::from_slice(&iv),
-            Payload { msg: &ct, aad: aad.as_bytes() },
+            Payload {
+                msg: &ct,
+                aad: aad.as_bytes(),
+            },
         )
         .unwrap()
 }
@@ -61,7 +66,10 @@ fn sops_nix_file_lists_the_derived_recipient() {
     let yaml = String::from_utf8(read("sops-nix/secrets.yaml")).unwrap();
     assert!(yaml.contains(&format!("recipient: {DERIVED}")));
     let public = String::from_utf8(read("sops-nix/ssh-ed25519-key.pub")).unwrap();
-    assert_eq!(ssh_to_age::recipient_from_ssh_public(&public).unwrap(), DERIVED);
+    assert_eq!(
+        ssh_to_age::recipient_from_ssh_public(&public).unwrap(),
+        DERIVED
+    );
 }
 
 #[test]
@@ -74,7 +82,10 @@ fn pubkey_of_the_ssh_key_public_and_private_and_of_the_age_file() {
     let native = from_pub.ssh.unwrap();
     assert!(pub_line.trim().starts_with(&native), "{native}");
     assert!(from_priv.ssh.unwrap().starts_with("ssh-ed25519 AAAA"));
-    assert_eq!(public_of(&read("sops-nix/age-keys.txt")).unwrap().age, AGE_KEY);
+    assert_eq!(
+        public_of(&read("sops-nix/age-keys.txt")).unwrap().age,
+        AGE_KEY
+    );
 }
 
 #[test]
@@ -83,10 +94,16 @@ fn derived_identity_opens_the_stanza_and_the_value() {
     // Derived identity alone (as Mic92's ssh-to-age prints it).
     let derived = ssh_to_age::identity_from_ssh_private(&read("sops-nix/ssh-ed25519-key")).unwrap();
     let only_derived = IdentitySet::parse_text(&derived, "derived").unwrap();
-    let key_ssh = only_derived.unwrap(&enc_for(&yaml, DERIVED)).unwrap().unwrap();
+    let key_ssh = only_derived
+        .unwrap(&enc_for(&yaml, DERIVED))
+        .unwrap()
+        .unwrap();
     assert_eq!(key_ssh.len(), 32);
     // It is not the identity of the other recipient.
-    assert!(only_derived.unwrap(&enc_for(&yaml, AGE_KEY)).unwrap().is_none());
+    assert!(only_derived
+        .unwrap(&enc_for(&yaml, AGE_KEY))
+        .unwrap()
+        .is_none());
     // The age key file opens the other stanza: the same data key.
     let age_ids = IdentitySet::from_file(&common::peer("sops-nix/age-keys.txt")).unwrap();
     let key_age = age_ids.unwrap(&enc_for(&yaml, AGE_KEY)).unwrap().unwrap();
@@ -112,7 +129,11 @@ fn ssh_key_file_loads_native_and_derived_identities() {
     assert_eq!(key.len(), 32);
     // add_bytes gives the same, from bytes only.
     let mut set = IdentitySet::new();
-    assert_eq!(set.add_bytes(&read("sops-nix/ssh-ed25519-key"), "host key").unwrap(), 2);
+    assert_eq!(
+        set.add_bytes(&read("sops-nix/ssh-ed25519-key"), "host key")
+            .unwrap(),
+        2
+    );
     assert_eq!(set.sources(), ["host key".to_string()]);
 }
 

@@ -86,7 +86,9 @@ impl Recipient {
     }
 
     /// Encrypts `payload` (a data key or Shamir share) to this recipient as a canonical
-    /// armored age file, exactly the shape sops writes.
+    /// armored age file in the shape sops writes (BEGIN line, 64-column base64, END line,
+    /// final newline). Unlike Go age, the age crate adds one random "grease" stanza, which
+    /// sops and every age implementation ignore; the armor is therefore a few lines longer.
     pub fn wrap(&self, payload: &[u8]) -> Result<String, Error> {
         let binary = encrypt_binary(payload, std::iter::once(self))?;
         Ok(armor::encode(&binary))
