@@ -661,7 +661,7 @@ mod tests {
             ]
         );
         let missing = dir.path().join("missing.txt");
-        let err = discover(&[missing.clone()], &env).unwrap_err();
+        let err = discover(std::slice::from_ref(&missing), &env).unwrap_err();
         assert_eq!(
             err.file.as_deref(),
             Some(missing.display().to_string().as_str())
