@@ -146,3 +146,74 @@ fn a_stanza_for_someone_else_is_none_and_bad_armor_is_malformed() {
     let broken = enc.replacen("YWdl", "YWd", 1);
     assert_eq!(ids.unwrap(&broken).unwrap_err().kind, Kind::Malformed);
 }
+
+/// Replaces the `enc` armor of `recipient` in a sops YAML text by `armored`, same indentation.
+fn replace_enc(yaml: &str, recipient: &str, armored: &str) -> String {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.ends_with(&format!("recipient: {recipient}")))
+        .unwrap();
+    let begin = at + lines[at..].iter().position(|l| l.trim().starts_with("-----BEGIN")).unwrap();
+    let end = at + lines[at..].iter().position(|l| l.trim().starts_with("-----END")).unwrap();
+    let indent = &lines[begin][..lines[begin].len() - lines[begin].trim_start().len()];
+    let mut out: Vec<String> = lines[..begin].iter().map(|s| s.to_string()).collect();
+    out.extend(armored.lines().map(|l| format!("{indent}{l}")));
+    out.extend(lines[end + 1..].iter().map(|s| s.to_string()));
+    out.join("\n") + "\n"
+}
+
+/// Real sops with two key groups (threshold 2): our unwrap + combine recovers its data key,
+/// and a file whose shares we re-split and re-wrapped ourselves decrypts with real sops.
+#[test]
+fn shamir_and_wrap_interoperate_with_real_sops() {
+    use hostseal::keys::recipient::Recipient;
+    use hostseal::keys::shamir;
+    let dir = tempfile::tempdir().unwrap();
+    let (ka, ra) = common::age_keygen(dir.path(), "a");
+    let (kb, rb) = common::age_keygen(dir.path(), "b");
+    std::fs::write(
+        dir.path().join(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - path_regex: .*\n    shamir_threshold: 2\n    key_groups:\n      - age:\n          - {ra}\n      - age:\n          - {rb}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("plain.yaml"), "secret: hello\n").unwrap();
+    let sealed = common::run_ok(common::sops(dir.path()).args(["-e", "plain.yaml"]));
+    let sealed = String::from_utf8(sealed).unwrap();
+    assert!(sealed.contains("shamir_threshold: 2"));
+
+    // sops → us: one share per group, combined, opens the value.
+    let ids_a = IdentitySet::from_file(&ka).unwrap();
+    let ids_b = IdentitySet::from_file(&kb).unwrap();
+    let share_a = ids_a.unwrap(&enc_for(&sealed, &ra)).unwrap().unwrap();
+    let share_b = ids_b.unwrap(&enc_for(&sealed, &rb)).unwrap().unwrap();
+    assert_eq!((share_a.len(), share_a[32], share_b[32]), (33, 1, 2));
+    let key = shamir::combine(&[&share_a, &share_b]).unwrap();
+    let enc = sealed.lines().find_map(|l| l.strip_prefix("secret: ")).unwrap();
+    assert_eq!(open_value(enc, &key, "secret:"), b"hello");
+
+    // us → sops: new shares of the same data key, wrapped by us, replace sops's.
+    let shares = shamir::split(&key, 2, 2).unwrap();
+    let ours = replace_enc(&sealed, &ra, &Recipient::parse(&ra).unwrap().wrap(&shares[0]).unwrap());
+    let ours = replace_enc(&ours, &rb, &Recipient::parse(&rb).unwrap().wrap(&shares[1]).unwrap());
+    assert_ne!(ours, sealed);
+    std::fs::write(dir.path().join("ours.yaml"), &ours).unwrap();
+    let both = dir.path().join("both.txt");
+    let text = std::fs::read_to_string(&ka).unwrap() + &std::fs::read_to_string(&kb).unwrap();
+    std::fs::write(&both, text).unwrap();
+    let plain = common::run_ok(
+        common::sops(dir.path())
+            .env("SOPS_AGE_KEY_FILE", &both)
+            .args(["-d", "ours.yaml"]),
+    );
+    assert_eq!(String::from_utf8(plain).unwrap(), "secret: hello\n");
+    // One group is not enough for sops either.
+    let out = common::sops(dir.path())
+        .env("SOPS_AGE_KEY_FILE", &ka)
+        .args(["-d", "ours.yaml"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
