@@ -295,3 +295,27 @@ fn agenix_files_decrypt_with_go_age_too() {
     let out = go_decrypt(&peer("agenix/user1"), &peer("agenix/secret2.age"));
     assert_eq!(trimmed(&out), b"world!");
 }
+
+#[test]
+fn pem_rsa_and_crlf_openssh_keys_load() {
+    let dir = tempfile::tempdir().unwrap();
+    // `ssh-keygen -m PEM` writes `BEGIN RSA PRIVATE KEY`.
+    let pem = dir.path().join("pem_rsa");
+    run_ok(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f"])
+            .arg(&pem),
+    );
+    assert!(std::fs::read_to_string(&pem)
+        .unwrap()
+        .starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    let ids = IdentitySet::from_file(&pem).unwrap();
+    let r = Recipient::parse(&pub_line(&pem)).unwrap();
+    let sealed = age_file::encrypt(b"pem", &[r], false).unwrap();
+    assert_eq!(age_file::decrypt(&sealed, &ids).unwrap().expose(), b"pem");
+    // An ed25519 key with CRLF line ends still gives both identities.
+    let key = ssh_keygen(dir.path(), "crlf", "ed25519", "");
+    let crlf = std::fs::read_to_string(&key).unwrap().replace('\n', "\r\n");
+    let mut set = IdentitySet::new();
+    assert_eq!(set.add_bytes(crlf.as_bytes(), "crlf key").unwrap(), 2);
+}

@@ -74,6 +74,22 @@ mod tests {
     use super::*;
     use crate::error::Kind;
     use crate::keys::generate;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn hostile_input_never_panics(tail in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let (ids, _) = pair();
+            let mut input = b"age-encryption.org/v1\n-> X25519 ".to_vec();
+            input.extend_from_slice(&tail);
+            let _ = decrypt(&input, &ids);
+            let _ = decrypt(&tail, &ids);
+            let _ = IdentitySet::new().add_bytes(&tail, "fuzz");
+            let _ = Recipient::parse(&String::from_utf8_lossy(&tail));
+            let _ = crate::keys::public_of(&tail);
+        }
+    }
 
     fn pair() -> (IdentitySet, Recipient) {
         let (secret, public) = generate();

@@ -99,6 +99,23 @@ fn check_line(line: &str, short_seen: bool, line_no: usize) -> Result<(), Error>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn round_trips_any_bytes(data in proptest::collection::vec(any::<u8>(), 1..600)) {
+            let armored = encode(&data);
+            prop_assert_eq!(decode(armored.as_bytes()).unwrap(), data);
+        }
+
+        #[test]
+        fn decode_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut input = format!("{BEGIN}\n").into_bytes();
+            input.extend_from_slice(&data);
+            let _ = decode(&input);
+            let _ = decode(&data);
+        }
+    }
 
     #[test]
     fn encode_wraps_at_64_and_ends_with_newline() {
