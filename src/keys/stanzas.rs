@@ -49,6 +49,14 @@ pub fn list(binary: &[u8]) -> Vec<StanzaInfo> {
     out
 }
 
+/// The recipient stanzas of an armored age file (a sops `enc` value); empty when the armor
+/// does not decode.
+pub fn list_armored(armored: &str) -> Vec<StanzaInfo> {
+    crate::keys::armor::decode(armored.as_bytes())
+        .map(|binary| list(&binary))
+        .unwrap_or_default()
+}
+
 /// `TYPE ARG…` of one stanza line.
 fn parse_stanza_line(rest: &[u8]) -> Option<StanzaInfo> {
     let text = std::str::from_utf8(rest).ok()?;
@@ -104,5 +112,8 @@ mod tests {
         assert_eq!(got[1].ssh_tag, Some([1, 2, 3, 4]));
         assert_eq!(summary(&got), "X25519, ssh-ed25519 (tag 01020304)");
         assert!(list(b"not age").is_empty());
+        let armored = crate::keys::armor::encode(header);
+        assert_eq!(list_armored(&armored), got);
+        assert!(list_armored("nope").is_empty());
     }
 }
