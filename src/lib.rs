@@ -15,7 +15,7 @@
 //! # fn main() -> Result<(), hostseal::error::Error> {
 //! let sealed = std::fs::read("secrets/builder/tunnel.json").unwrap();
 //! let ids = IdentitySet::from_file(std::path::Path::new("/var/lib/hostseal/key.txt"))?;
-//! let plain = hostseal::sops::open(&sealed, Format::Json, &ids, "tunnel.json")?;
+//! let plain = hostseal::sops::open(&sealed, Format::Json, &ids)?;
 //! let bytes = plain.emit(Format::Json)?;
 //! # let _ = bytes; Ok(()) }
 //! ```
