@@ -16,7 +16,7 @@
 //! let sealed = std::fs::read("secrets/builder/tunnel.json").unwrap();
 //! let ids = IdentitySet::from_file(std::path::Path::new("/var/lib/hostseal/key.txt"))?;
 //! let plain = hostseal::sops::open(&sealed, Format::Json, &ids)?;
-//! let bytes = plain.emit(Format::Json)?;
+//! let bytes = plain.emit(Format::Json, &Default::default())?;
 //! # let _ = bytes; Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
