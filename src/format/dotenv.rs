@@ -17,7 +17,10 @@ pub fn parse(input: &[u8]) -> Result<Tree, FormatError> {
     let text = std::str::from_utf8(input).map_err(|e| {
         let before = input.get(..e.valid_up_to()).unwrap_or_default();
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-        let start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
         let column = before.len().saturating_sub(start) + 1;
         syntax(line, column, "invalid UTF-8")
     })?;
@@ -135,7 +138,10 @@ mod tests {
         assert_eq!(items[3], MapItem::Comment("c2".into()));
         assert_eq!(items[4], MapItem::Entry("C".into(), Node::str("")));
         assert_eq!(items[5], MapItem::Entry("".into(), Node::str("v")));
-        assert_eq!(emit(&t).unwrap(), b"# top\nexport A = x=y \r\nB=multi\\nline\n#c2\nC=\n=v\n");
+        assert_eq!(
+            emit(&t).unwrap(),
+            b"# top\nexport A = x=y \r\nB=multi\\nline\n#c2\nC=\n=v\n"
+        );
     }
 
     #[test]
@@ -167,7 +173,10 @@ mod tests {
         let Some(Node::Seq(age)) = sops.get("age") else {
             panic!()
         };
-        assert_eq!(age[0].as_map().unwrap().get("enc"), Some(&Node::str("x\ny")));
+        assert_eq!(
+            age[0].as_map().unwrap().get("enc"),
+            Some(&Node::str("x\ny"))
+        );
         assert_eq!(
             String::from_utf8(emit(&t).unwrap()).unwrap(),
             "A=1\nsops_age__list_0__map_enc=x\\ny\nsops_age__list_0__map_recipient=age1\nsops_mac_only_encrypted=true\nsops_version=3.11.0\n"

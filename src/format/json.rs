@@ -566,8 +566,8 @@ mod tests {
 
     #[test]
     fn emits_go_layout_and_escapes() {
-        let t = parse(br#"{"a":"<>&\u2028\b\f\u0001\u007f","e":{},"l":[],"n":{"x":[1,{}]}}"#)
-            .unwrap();
+        let t =
+            parse(br#"{"a":"<>&\u2028\b\f\u0001\u007f","e":{},"l":[],"n":{"x":[1,{}]}}"#).unwrap();
         let out = String::from_utf8(emit(&t, None).unwrap()).unwrap();
         assert_eq!(
             out,
@@ -584,7 +584,10 @@ mod tests {
         let mut m = Map::default();
         m.0.push(MapItem::Comment(" note".into()));
         m.push("i", Node::Scalar(Scalar::Int(-42)));
-        m.push("t", Node::Scalar(Scalar::Time("2024-01-02T00:00:00Z".into())));
+        m.push(
+            "t",
+            Node::Scalar(Scalar::Time("2024-01-02T00:00:00Z".into())),
+        );
         m.push("b", Node::Scalar(Scalar::Bytes(b"a\xffb".to_vec())));
         m.push("s", Node::Seq(vec![Node::Comment("c".into())]));
         let out = emit(&Tree { docs: vec![m] }, None).unwrap();
