@@ -44,6 +44,7 @@ pub fn parse(input: &[u8]) -> Result<Tree, FormatError> {
         }
     }
     if !metadata.is_empty() {
+        metadata.sort();
         doc.push("sops", unflatten(metadata)?);
     }
     Ok(Tree { docs: vec![doc] })
@@ -142,6 +143,11 @@ mod tests {
             emit(&t).unwrap(),
             b"# top\nexport A = x=y \r\nB=multi\\nline\n#c2\nC=\n=v\n"
         );
+    }
+
+    #[test]
+    fn blank_crlf_line_is_an_error_as_in_sops() {
+        assert!(parse(b"A=1\r\n\r\nB=2\r\n").is_err());
     }
 
     #[test]

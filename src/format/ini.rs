@@ -116,12 +116,16 @@ fn section_map(section: Section) -> Map {
     map
 }
 
-/// The `[sops]` keys with `\n` turned back into newlines (sops's `DecodeNewLines`).
+/// The `[sops]` keys with `\n` turned back into newlines (sops's `DecodeNewLines`), sorted
+/// so that the rebuilt metadata does not depend on sops's random key order.
 fn metadata_pairs(section: &Section) -> Vec<(String, String)> {
-    let pairs = section.keys.iter();
-    pairs
+    let mut pairs: Vec<(String, String)> = section
+        .keys
+        .iter()
         .map(|k| (k.name.clone(), k.value.replace("\\n", "\n")))
-        .collect()
+        .collect();
+    pairs.sort();
+    pairs
 }
 
 /// sops's `stripCommentChar`: drops the leading run of `;`/`#` markers and spaces.
