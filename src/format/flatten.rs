@@ -4,10 +4,11 @@
 //! Also home of [`go_val_to_string`], the spelling sops gives a non-string leaf when a store
 //! can only hold strings (dotenv and INI values).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::tree::{go_format_float_f, Map, MapItem, Node, Scalar};
 use super::FormatError;
+use crate::limits::MAX_DEPTH;
 
 /// Joins a mapping key onto its parent's flattened key.
 const MAP_SEP: &str = "__map_";
@@ -130,8 +131,37 @@ fn bad_key(path: &str, why: &str) -> FormatError {
 /// an index value, so `__list_99999999999` costs nothing).
 enum Build {
     Leaf(String),
-    Map(Vec<(String, Build)>),
+    Map(Keyed),
     List(BTreeMap<usize, Build>),
+}
+
+/// Mapping entries in first-seen order, with an index so that lookups stay O(1) however many
+/// keys a hostile file has.
+#[derive(Default)]
+struct Keyed {
+    entries: Vec<(String, Build)>,
+    index: HashMap<String, usize>,
+}
+
+impl Keyed {
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entry for `key`, created as an empty mapping if missing.
+    fn entry(&mut self, key: &str) -> Option<&mut Build> {
+        let pos = match self.index.get(key) {
+            Some(&pos) => pos,
+            None => {
+                self.entries
+                    .push((key.to_string(), Build::Map(Keyed::default())));
+                let pos = self.entries.len() - 1;
+                self.index.insert(key.to_string(), pos);
+                pos
+            }
+        };
+        self.entries.get_mut(pos).map(|(_, b)| b)
+    }
 }
 
 /// Rebuilds the nested metadata mapping from flattened pairs (the inverse of [`flatten`]).
@@ -140,9 +170,14 @@ enum Build {
 /// `mac_only_encrypted` becomes a bool and `shamir_threshold` an int; every other leaf stays
 /// a string.
 pub fn unflatten(pairs: Vec<(String, String)>) -> Result<Node, FormatError> {
-    let mut root = Build::Map(Vec::new());
+    let mut root = Build::Map(Keyed::default());
     for (key, value) in pairs {
         let tokens = tokenize(&key)?;
+        if tokens.len() > MAX_DEPTH {
+            return Err(FormatError::Limit(format!(
+                "flattened sops metadata nests deeper than {MAX_DEPTH} levels"
+            )));
+        }
         place(&mut root, &tokens, value).map_err(|why| bad_key(&key, why))?;
     }
     let mut node = convert(root).map_err(|why| FormatError::Invalid(why.into()))?;
@@ -172,22 +207,15 @@ fn place(mut at: &mut Build, tokens: &[Token], value: String) -> Result<(), &'st
 fn child<'a>(at: &'a mut Build, token: &Token) -> Result<&'a mut Build, &'static str> {
     if is_fresh(at) {
         *at = match token {
-            Token::Key(_) => Build::Map(Vec::new()),
+            Token::Key(_) => Build::Map(Keyed::default()),
             Token::Index(_) => Build::List(BTreeMap::new()),
         };
     }
     match (at, token) {
-        (Build::Map(m), Token::Key(k)) => {
-            let pos = match m.iter().position(|(name, _)| name == k) {
-                Some(pos) => pos,
-                None => {
-                    m.push((k.clone(), Build::Map(Vec::new())));
-                    m.len() - 1
-                }
-            };
-            m.get_mut(pos).map(|(_, b)| b).ok_or("internal error")
+        (Build::Map(m), Token::Key(k)) => m.entry(k).ok_or("internal error"),
+        (Build::List(l), Token::Index(i)) => {
+            Ok(l.entry(*i).or_insert(Build::Map(Keyed::default())))
         }
-        (Build::List(l), Token::Index(i)) => Ok(l.entry(*i).or_insert(Build::Map(Vec::new()))),
         _ => Err("mixes mapping keys and list indices"),
     }
 }
@@ -202,7 +230,7 @@ fn convert(b: Build) -> Result<Node, &'static str> {
         Build::Leaf(s) => Node::str(s),
         Build::Map(m) => {
             let mut map = Map::default();
-            for (k, v) in m {
+            for (k, v) in m.entries {
                 map.0.push(MapItem::Entry(k, convert(v)?));
             }
             Node::Map(map)
@@ -415,6 +443,24 @@ mod tests {
         assert!(unflatten(vec![("a__list_x".into(), "1".into())]).is_err());
         let bad_threshold = vec![("shamir_threshold".into(), "two".into())];
         assert!(unflatten(bad_threshold).is_err());
+    }
+
+    #[test]
+    fn hostile_sizes_stay_cheap() {
+        let deep = format!("a{}", "__map_a".repeat(10_000));
+        assert!(matches!(
+            unflatten(vec![(deep, "x".into())]),
+            Err(FormatError::Limit(_))
+        ));
+        // many keys at one level: linear, not quadratic
+        let many: Vec<(String, String)> = (0..100_000)
+            .map(|i| (format!("k__map_{i}"), "v".to_string()))
+            .collect();
+        let node = unflatten(many).unwrap();
+        let Some(Node::Map(k)) = node.as_map().unwrap().get("k") else {
+            panic!()
+        };
+        assert_eq!(k.0.len(), 100_000);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 use super::flatten::{flatten, go_val_to_string, unflatten};
 use super::tree::{Map, MapItem, Node, Scalar, Tree};
 use super::FormatError;
+use std::collections::HashMap;
 
 /// The section of keys written before any header.
 const DEFAULT_SECTION: &str = "DEFAULT";
@@ -30,6 +31,8 @@ struct Section {
     name: String,
     comment: String,
     keys: Vec<Key>,
+    /// Position of each key name in `keys` (repeated keys are looked up, never scanned for).
+    index: HashMap<String, usize>,
 }
 
 impl Section {
@@ -38,27 +41,28 @@ impl Section {
             name,
             comment,
             keys: Vec::new(),
+            index: HashMap::new(),
         }
     }
 
     /// ini.v1's `NewKey`: a repeated key overwrites the value and keeps its first position.
     /// Returns the key, for its comment.
     fn set(&mut self, name: String, value: String) -> Option<&mut Key> {
-        match self.keys.iter().position(|k| k.name == name) {
-            Some(pos) => {
-                let key = self.keys.get_mut(pos)?;
-                key.value = value;
-                Some(key)
-            }
+        let pos = match self.index.get(&name) {
+            Some(&pos) => pos,
             None => {
+                self.index.insert(name.clone(), self.keys.len());
                 self.keys.push(Key {
                     name,
-                    value,
+                    value: String::new(),
                     comment: String::new(),
                 });
-                self.keys.last_mut()
+                self.keys.len() - 1
             }
-        }
+        };
+        let key = self.keys.get_mut(pos)?;
+        key.value = value;
+        Some(key)
     }
 }
 
@@ -395,21 +399,18 @@ fn build_section(name: &str, map: &Map) -> Result<Section, FormatError> {
         items.next();
     }
     let mut section = Section::new(name.into(), comment);
-    let mut last: Option<String> = None;
+    let mut last: Option<usize> = None;
     for item in items {
         match item {
             MapItem::Comment(text) => {
-                let key = last
-                    .as_ref()
-                    .and_then(|l| section.keys.iter_mut().find(|k| &k.name == l));
-                if let Some(key) = key {
+                if let Some(key) = last.and_then(|pos| section.keys.get_mut(pos)) {
                     key.comment = text.clone();
                 }
             }
             MapItem::Entry(key, value) => {
                 let text = ini_value(name, key, value)?;
                 section.set(key.clone(), text);
-                last = Some(key.clone());
+                last = section.index.get(key.as_str()).copied();
             }
         }
     }
@@ -606,6 +607,17 @@ mod tests {
         let mut doc = Map::default();
         doc.push("s", Node::str("not a map"));
         assert!(emit(&Tree { docs: vec![doc] }).is_err());
+    }
+
+    #[test]
+    fn many_repeated_keys_stay_cheap() {
+        let mut input = String::from("[s]\n");
+        for i in 0..50_000 {
+            input.push_str(&format!("k{i} = v\nk{i} = w\n"));
+        }
+        let t = parse(input.as_bytes()).unwrap();
+        assert_eq!(section(&t, "s").0.len(), 50_000);
+        assert!(emit(&t).is_ok());
     }
 
     fn arb_section() -> impl Strategy<Value = Map> {
