@@ -185,3 +185,59 @@ fn ini_sealed_file_round_trips_up_to_metadata_order() {
         text(&expected)
     );
 }
+
+/// The tree the YAML store gives for `typed.yaml` (YAML-only leaf types: int, time).
+fn typed_tree() -> (Tree, Tree) {
+    use hostseal::format::tree::{Map, MapItem, Scalar};
+    let s = |v: Scalar| Node::Scalar(v);
+    let mut flat = Map::default();
+    flat.push("a", s(Scalar::Int(1)));
+    flat.push("b", s(Scalar::Int(-42)));
+    flat.push("c", s(Scalar::Time("2024-01-02T03:04:05.5Z".into())));
+    flat.push("d", s(Scalar::Time("2024-01-02T00:00:00Z".into())));
+    flat.push("e", s(Scalar::Bool(true)));
+    flat.push("f", s(Scalar::Float(1000.0)));
+    flat.push("g", s(Scalar::Float(0.5)));
+    flat.push("h", s(Scalar::Null));
+    flat.push("i", Node::str("str"));
+    flat.0.push(MapItem::Comment(" a comment".into()));
+    flat.push("j", Node::str("x"));
+    let mut sec = Map::default();
+    sec.push("n", s(Scalar::Int(7)));
+    sec.push("t", s(Scalar::Time("2001-12-14T21:59:43.1-05:00".into())));
+    sec.0.push(MapItem::Comment(" note".into()));
+    sec.push("ok", s(Scalar::Bool(false)));
+    let mut full = flat.clone();
+    full.push("sec", Node::Map(sec.clone()));
+    let mut sections = Map::default();
+    sections.push("sec", Node::Map(sec));
+    (
+        Tree { docs: vec![full] },
+        Tree {
+            docs: vec![flat, sections],
+        },
+    )
+}
+
+#[test]
+fn yaml_typed_leaves_are_written_like_sops() {
+    let (dir, r) = setup();
+    let sealed = sops_encrypt(dir.path(), &r, "typed.yaml", "yaml");
+    let (full, parts) = typed_tree();
+    let expected = sops_decrypt(dir.path(), &sealed, "yaml", "json");
+    assert_eq!(text(&json::emit(&full, None).unwrap()), text(&expected));
+    // dotenv cannot hold the nested `sec`: sops and we both refuse
+    assert!(dotenv::emit(&full).is_err());
+    let flat = Tree {
+        docs: vec![parts.docs[0].clone()],
+    };
+    let sections = Tree {
+        docs: vec![parts.docs[1].clone()],
+    };
+    let flat_sealed = sops_encrypt(dir.path(), &r, "typed_flat.yaml", "yaml");
+    let expected = sops_decrypt(dir.path(), &flat_sealed, "yaml", "dotenv");
+    assert_eq!(text(&dotenv::emit(&flat).unwrap()), text(&expected));
+    let sec_sealed = sops_encrypt(dir.path(), &r, "typed_sec.yaml", "yaml");
+    let expected = sops_decrypt(dir.path(), &sec_sealed, "yaml", "ini");
+    assert_eq!(text(&ini::emit(&sections).unwrap()), text(&expected));
+}
