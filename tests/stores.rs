@@ -241,3 +241,45 @@ fn yaml_typed_leaves_are_written_like_sops() {
     let expected = sops_decrypt(dir.path(), &sec_sealed, "yaml", "ini");
     assert_eq!(text(&ini::emit(&sections).unwrap()), text(&expected));
 }
+
+#[test]
+fn shamir_metadata_flattens_like_sops() {
+    // two key groups: `shamir_threshold`, `key_groups__list_N__map_age…`, null `hc_vault` left out
+    let (dir, r) = setup();
+    let (_bob, r2) = common::age_keygen(dir.path(), "bob");
+    std::fs::write(
+        dir.path().join(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{r}]\n      - age: [{r2}]\n"
+        ),
+    )
+    .unwrap();
+    let plain = dir.path().join("app.env");
+    std::fs::copy(common::fixture("stores/app.env"), &plain).unwrap();
+    let sealed = common::run_ok(common::sops(dir.path()).arg("encrypt").arg(&plain));
+    let sealed_text = text(&sealed);
+    assert!(sealed_text.contains("\nsops_shamir_threshold=2\n"));
+    assert!(!sealed_text.contains("hc_vault"));
+    let tree = dotenv::parse(&sealed).unwrap();
+    assert_eq!(text(&dotenv::emit(&tree).unwrap()), sealed_text);
+
+    let meta = sops_entry(&tree).as_map().unwrap();
+    assert_eq!(
+        meta.get("shamir_threshold"),
+        Some(&Node::Scalar(hostseal::format::tree::Scalar::Int(2)))
+    );
+    let Some(Node::Seq(groups)) = meta.get("key_groups") else {
+        panic!("key_groups is a list")
+    };
+    assert_eq!(groups.len(), 2);
+
+    let plain_ini = dir.path().join("app.ini");
+    std::fs::copy(common::fixture("stores/app.ini"), &plain_ini).unwrap();
+    let sealed = common::run_ok(common::sops(dir.path()).arg("encrypt").arg(&plain_ini));
+    let tree = ini::parse(&sealed).unwrap();
+    let ours = text(&ini::emit(&tree).unwrap());
+    assert_eq!(
+        split_sops_section(&ours),
+        split_sops_section(&text(&sealed))
+    );
+}

@@ -27,10 +27,13 @@ pub fn flatten(node: &Node) -> Result<Vec<(String, String)>, FormatError> {
         flatten_node(value, key.to_string(), &mut out)?;
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+    let twice = out.windows(2).find_map(|w| match w {
+        [a, b] if a.0 == b.0 => Some(a.0.clone()),
+        _ => None,
+    });
+    if let Some(key) = twice {
         return Err(FormatError::Invalid(format!(
-            "sops metadata key `{}` occurs twice once flattened",
-            w[0].0
+            "sops metadata key `{key}` occurs twice once flattened"
         )));
     }
     Ok(out)
@@ -384,6 +387,17 @@ mod tests {
         assert_eq!(flat[3].1, "true");
         assert_eq!(flat[4].1, "2");
         assert_eq!(flat[0].1, "-----BEGIN\nabc\n");
+    }
+
+    #[test]
+    fn flatten_refuses_colliding_keys() {
+        let mut inner = Map::default();
+        inner.push("b", Node::str("1"));
+        let mut m = Map::default();
+        m.push("a", Node::Map(inner));
+        m.push("a__map_b", Node::str("2"));
+        assert!(flatten(&Node::Map(m)).is_err());
+        assert!(flatten(&Node::str("not a map")).is_err());
     }
 
     #[test]
