@@ -215,6 +215,21 @@ mod tests {
 
     proptest! {
         #[test]
+        fn arbitrary_input_never_panics_and_reparses(
+            input in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..64),
+                "(sops_|__map_|__list_|[0-9]|[a-z=#\\\\ \n\r]){0,30}".prop_map(String::into_bytes),
+            ]
+        ) {
+            if let Ok(tree) = parse(&input) {
+                let out = emit(&tree).unwrap();
+                prop_assert_eq!(parse(&out).unwrap(), tree);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
         fn round_trips(
             entries in prop::collection::vec(
                 prop_oneof![

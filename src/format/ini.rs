@@ -639,6 +639,20 @@ mod tests {
 
     proptest! {
         #[test]
+        fn arbitrary_input_never_panics(
+            input in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..64),
+                "(\"\"\"|\\[sops\\]|__list_0|[\\[\\]=:;#\"'`\\\\ \n\r\ta-c-]){0,60}".prop_map(String::into_bytes),
+            ]
+        ) {
+            if let Ok(tree) = parse(&input) {
+                let _ = emit(&tree);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
         fn round_trips(
             default in arb_section(),
             sections in prop::collection::vec(

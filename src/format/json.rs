@@ -629,6 +629,22 @@ mod tests {
 
     proptest! {
         #[test]
+        fn arbitrary_input_never_panics_and_reparses(
+            input in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..64),
+                "[{}\\[\\],:\"\\\\u0-9a-fE.+\\- \n\t\u{e9}lnrstu]{0,80}".prop_map(String::into_bytes),
+                "\\{\"[a-z]{0,2}\": ?([\\[\\]{},:\"0-9.e-]|true|null|\"a\"){0,40}".prop_map(String::into_bytes),
+            ]
+        ) {
+            if let Ok(tree) = parse(&input) {
+                let out = emit(&tree, None).unwrap();
+                prop_assert_eq!(parse(&out).unwrap(), tree);
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
         fn round_trips(doc in arb_map(arb_node()), indent in prop::option::of(0usize..4)) {
             let tree = Tree { docs: vec![doc] };
             let bytes = emit(&tree, indent).unwrap();
