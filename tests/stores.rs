@@ -106,7 +106,7 @@ fn json_numbers_and_bools_as_dotenv_and_ini_match_sops() {
 #[test]
 fn dotenv_plaintext_matches_sops_decrypt() {
     let (dir, r) = setup();
-    for fixture in ["app.env", "crlf.env"] {
+    for fixture in ["app.env", "crlf.env", "quirks.env"] {
         let sealed = sops_encrypt(dir.path(), &r, fixture, "dotenv");
         let expected = sops_decrypt(dir.path(), &sealed, "dotenv", "dotenv");
         let ours = dotenv::emit(&dotenv::parse(&fixture_bytes(fixture)).unwrap()).unwrap();
@@ -146,7 +146,7 @@ fn dotenv_sealed_file_round_trips_and_metadata_flattens_back() {
 #[test]
 fn ini_plaintext_matches_sops_decrypt() {
     let (dir, r) = setup();
-    for fixture in ["app.ini", "crlf.ini"] {
+    for fixture in ["app.ini", "crlf.ini", "quirks.ini"] {
         let sealed = sops_encrypt(dir.path(), &r, fixture, "ini");
         let expected = sops_decrypt(dir.path(), &sealed, "ini", "ini");
         let ours = ini::emit(&ini::parse(&fixture_bytes(fixture)).unwrap()).unwrap();
@@ -282,4 +282,18 @@ fn shamir_metadata_flattens_like_sops() {
         split_sops_section(&ours),
         split_sops_section(&text(&sealed))
     );
+}
+
+#[test]
+fn quirky_sealed_files_round_trip() {
+    let (dir, r) = setup();
+    let sealed = sops_encrypt(dir.path(), &r, "quirks.ini", "ini");
+    let ours = text(&ini::emit(&ini::parse(&sealed).unwrap()).unwrap());
+    assert_eq!(
+        split_sops_section(&ours),
+        split_sops_section(&text(&sealed))
+    );
+    let sealed = sops_encrypt(dir.path(), &r, "quirks.env", "dotenv");
+    let ours = dotenv::emit(&dotenv::parse(&sealed).unwrap()).unwrap();
+    assert_eq!(text(&ours), text(&sealed));
 }
