@@ -1,7 +1,7 @@
 //! Flattening of the `sops` metadata mapping into `a__map_b__list_0…` keys and back, for the
 //! dotenv and INI stores, which cannot nest (FORMAT §9.4, §9.5).
 //!
-//! Also home of [`go_val_to_string`], the spelling sops gives a non-string leaf when a store
+//! Also home of `go_val_to_string`, the spelling sops gives a non-string leaf when a store
 //! can only hold strings (dotenv and INI values).
 
 use std::collections::{BTreeMap, HashMap};
