@@ -297,3 +297,27 @@ fn quirky_sealed_files_round_trip() {
     let ours = dotenv::emit(&dotenv::parse(&sealed).unwrap()).unwrap();
     assert_eq!(text(&ours), text(&sealed));
 }
+
+#[test]
+fn invalid_utf8_bytes_are_written_as_go_does() {
+    // the binary store's raw bytes, decrypted to JSON: each invalid byte becomes `\ufffd`
+    use hostseal::format::tree::{Map, Scalar};
+    let (dir, r) = setup();
+    let data = b"a\xffb\xe2\x82c<\n".to_vec();
+    std::fs::write(dir.path().join("blob.dat"), &data).unwrap();
+    let sealed = common::run_ok(
+        common::sops(dir.path())
+            .args(["encrypt", "--age", &r, "--input-type", "binary"])
+            .args(["--output-type", "binary", "blob.dat"]),
+    );
+    let expected = sops_decrypt(dir.path(), &sealed, "binary", "json");
+    let mut doc = Map::default();
+    doc.push("data", Node::Scalar(Scalar::Bytes(data)));
+    let ours = json::emit(&Tree { docs: vec![doc] }, None).unwrap();
+    assert_eq!(text(&ours), text(&expected));
+    // and the sealed envelope itself is plain JSON we reproduce byte for byte
+    assert_eq!(
+        text(&json::emit(&json::parse(&sealed).unwrap(), None).unwrap()),
+        text(&sealed)
+    );
+}
