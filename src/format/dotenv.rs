@@ -14,6 +14,7 @@ const SOPS_PREFIX: &str = "sops_";
 /// key and value verbatim except that the two characters `\n` in a value become a newline.
 /// Every `sops_…` key is taken out and rebuilt into a `sops` entry appended at the end.
 pub fn parse(input: &[u8]) -> Result<Tree, FormatError> {
+    super::flatten::check_input_size(input)?;
     let text = std::str::from_utf8(input).map_err(|e| {
         let before = input.get(..e.valid_up_to()).unwrap_or_default();
         let line = before.iter().filter(|&&b| b == b'\n').count() + 1;

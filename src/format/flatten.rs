@@ -284,6 +284,17 @@ fn parse_threshold(text: &str) -> Result<i64, FormatError> {
     }
 }
 
+/// Refuses input over [`crate::limits::MAX_INPUT`] (each store checks, whoever calls it).
+pub(crate) fn check_input_size(input: &[u8]) -> Result<(), FormatError> {
+    if input.len() > crate::limits::MAX_INPUT {
+        return Err(FormatError::Limit(format!(
+            "input is larger than the {} MiB limit",
+            crate::limits::MAX_INPUT / (1024 * 1024)
+        )));
+    }
+    Ok(())
+}
+
 /// sops's `ValToString`: how a non-string leaf is written in a store that only has strings
 /// (dotenv and INI values): floats in Go `%G` with a `.0` added to integral values (`1.0`,
 /// `1E+06`), bools `true`/`false`, times in RFC 3339 without fractional seconds, null `<nil>`.
@@ -475,6 +486,23 @@ mod tests {
             panic!()
         };
         assert_eq!(k.0.len(), 100_000);
+    }
+
+    #[test]
+    fn oversized_input_is_refused_by_every_store() {
+        let big = vec![b' '; crate::limits::MAX_INPUT + 1];
+        assert!(matches!(
+            super::super::json::parse(&big),
+            Err(FormatError::Limit(_))
+        ));
+        assert!(matches!(
+            super::super::dotenv::parse(&big),
+            Err(FormatError::Limit(_))
+        ));
+        assert!(matches!(
+            super::super::ini::parse(&big),
+            Err(FormatError::Limit(_))
+        ));
     }
 
     #[test]

@@ -71,6 +71,7 @@ impl Section {
 /// follows the key it belongs to (a section's own comment comes first). An `[sops]` section is
 /// unflattened into the `sops` entry, appended last.
 pub fn parse(input: &[u8]) -> Result<Tree, FormatError> {
+    super::flatten::check_input_size(input)?;
     let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
     let text = std::str::from_utf8(input).map_err(|e| {
         let before = input.get(..e.valid_up_to()).unwrap_or_default();

@@ -14,6 +14,7 @@ use crate::limits::MAX_DEPTH;
 /// Parses JSON input (plain or sealed) into a tree of one document. The top level must be an
 /// object; duplicate keys are kept in order (as sops does); numbers become `Float`.
 pub fn parse(input: &[u8]) -> Result<Tree, FormatError> {
+    super::flatten::check_input_size(input)?;
     let text = std::str::from_utf8(input).map_err(|e| {
         let (line, column) = position(input, e.valid_up_to());
         syntax(line, column, "invalid UTF-8")
