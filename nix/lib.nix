@@ -331,6 +331,20 @@ let
       [ ];
 
   # owner/group must exist (unless numeric); `users` and `groups` are users.users/users.groups.
+  # With validateSopsFiles the build reads each sealed file, so it must be in the store: a path
+  # value (copied there) or a store path string.
+  storeProblems =
+    what: settings: f:
+    if
+      get settings "validateSopsFiles" false
+      && f != null
+      && isString f
+      && !hasPrefix builtins.storeDir f
+    then
+      [ "${what} = ${quote f} is not in the Nix store: write it as a path (./secrets.yaml) so the build can check it, or set hostseal.validateSopsFiles = false" ]
+    else
+      [ ];
+
   ownerProblems =
     what: users: groups: spec:
     let
@@ -362,6 +376,7 @@ let
     in
     nameProblems what name
     ++ ownerProblems what ctx.users ctx.groups spec
+    ++ storeProblems "${what}.sopsFile" ctx.settings (get spec "sopsFile" null)
     ++ (
       if elem format formats then
         [ ]
@@ -430,7 +445,9 @@ let
       else
         [ ]
     )
-    ++ (if isSet t "sopsFile" then [ ] else [ "${what}.sopsFile is not set" ]);
+    ++ (if isSet t "sopsFile" then [ ] else [ "${what}.sopsFile is not set" ])
+    ++ storeProblems "${what}.sopsFile" ctx.settings (get t "sopsFile" null)
+    ++ storeProblems "${what}.certificateSopsFile" ctx.settings (get t "certificateSopsFile" null);
 
   # A credentials or token file given to cloudflared directly must not be plaintext in the Nix
   # store (world-readable); `cloudflaredTunnels` is services.cloudflared.tunnels.

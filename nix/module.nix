@@ -253,6 +253,7 @@ let
     agePlugins = cfg.age.plugins;
     systemctl = "${config.systemd.package}/bin/systemctl";
     hostRecipient = cfg.age.hostRecipient;
+    inherit (cfg) validateSopsFiles;
   };
 
   manifestArgs = forUsers: {
@@ -287,7 +288,9 @@ let
   haveAny = haveRegular || haveForUsers;
 
   # Every sealed file this host uses, as store paths (interpolation copies path values).
-  sealedFiles = map (f: "${f}") (hs.sealedFiles regularManifest ++ hs.sealedFiles usersManifest);
+  sealedFiles = lib.unique (
+    map (f: "${f}") (hs.sealedFiles regularManifest ++ hs.sealedFiles usersManifest)
+  );
 
   # The build fails unless the host can open every sealed file it uses (thresholds honoured).
   hostRecipientCheck =
@@ -296,8 +299,7 @@ let
         nativeBuildInputs = [ cfg.validationPackage ];
       }
       ''
-        hostseal audit --recipient ${lib.escapeShellArg cfg.age.hostRecipient} --require \
-          ${lib.optionalString cfg.age.hostRecipientAllowUnverifiable "--allow-unverifiable"} \
+        hostseal audit --recipient ${lib.escapeShellArg cfg.age.hostRecipient} --require ${lib.optionalString cfg.age.hostRecipientAllowUnverifiable "--allow-unverifiable "}\
           ${lib.escapeShellArgs sealedFiles}
         touch "$out"
       '';
@@ -316,6 +318,19 @@ let
       echo "hostseal: generated the ssh host key ${k}; no sealed file names it yet: seal them to $(${cfg.package}/bin/hostseal pubkey ${lib.escapeShellArg k}.pub)" >&2
     fi
   '') cfg.age.sshKeyPaths;
+
+  # The machine's age key (generateKey) and missing ssh host keys, made before installing.
+  keysSnippet =
+    lib.optionalString (cfg.age.generateKey && cfg.age.keyFile != null) ''
+      if [[ ! -e ${lib.escapeShellArg cfg.age.keyFile} && "''${NIXOS_ACTION-}" != dry-activate ]]; then
+        echo "hostseal: generating the machine's age key ${cfg.age.keyFile}" >&2
+        mkdir -p "$(dirname ${lib.escapeShellArg cfg.age.keyFile})"
+        ${cfg.package}/bin/hostseal keygen -o ${lib.escapeShellArg cfg.age.keyFile}
+      fi
+    ''
+    + sshHostKeysSnippet;
+  needKeysScript = cfg.age.sshKeyPaths != [ ] || (cfg.age.generateKey && cfg.age.keyFile != null);
+  keysScript = pkgs.writeShellScript "hostseal-keys" keysSnippet;
 
   keyFiles = lib.optional (cfg.age.keyFile != null) cfg.age.keyFile ++ cfg.age.sshKeyPaths ++ cfg.sshKeyPaths;
 
@@ -558,15 +573,7 @@ in
         hostseal-keys = {
           deps = [ "specialfs" ];
           supportsDryActivation = true;
-          text =
-            lib.optionalString (cfg.age.generateKey && cfg.age.keyFile != null) ''
-              if [[ ! -e ${lib.escapeShellArg cfg.age.keyFile} && "''${NIXOS_ACTION-}" != dry-activate ]]; then
-                echo "hostseal: generating the machine's age key ${cfg.age.keyFile}" >&2
-                mkdir -p "$(dirname ${lib.escapeShellArg cfg.age.keyFile})"
-                ${cfg.package}/bin/hostseal keygen -o ${lib.escapeShellArg cfg.age.keyFile}
-              fi
-            ''
-            + sshHostKeysSnippet;
+          text = keysSnippet;
         };
 
         hostseal-for-users = mkIf haveForUsers {
@@ -624,17 +631,7 @@ in
             serviceConfig = {
               Type = "oneshot";
               RemainAfterExit = true;
-              ExecStartPre = lib.mkIf (cfg.age.sshKeyPaths != [ ] || cfg.age.generateKey) (
-                pkgs.writeShellScript "hostseal-keys" (
-                  lib.optionalString (cfg.age.generateKey && cfg.age.keyFile != null) ''
-                    if [[ ! -e ${lib.escapeShellArg cfg.age.keyFile} ]]; then
-                      mkdir -p "$(dirname ${lib.escapeShellArg cfg.age.keyFile})"
-                      ${cfg.package}/bin/hostseal keygen -o ${lib.escapeShellArg cfg.age.keyFile}
-                    fi
-                  ''
-                  + sshHostKeysSnippet
-                )
-              );
+              ExecStartPre = lib.mkIf needKeysScript keysScript;
               # Exit 7 (some secrets failed) marks the unit failed: `systemctl --failed` shows it.
               ExecStart = "${cfg.package}/bin/hostseal install ${manifest}";
             };
@@ -655,6 +652,7 @@ in
             serviceConfig = {
               Type = "oneshot";
               RemainAfterExit = true;
+              ExecStartPre = lib.mkIf needKeysScript keysScript;
               ExecStart = "${cfg.package}/bin/hostseal install --ignore-passwd ${manifestForUsers}";
             };
           };

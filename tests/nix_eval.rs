@@ -656,3 +656,199 @@ fn wrong_key_fails_check_mode_sopsfile() {
         "the installer has not landed yet: {err}"
     );
 }
+
+// ---- the module itself, with nixpkgs' lib and stubbed NixOS options --------------------------
+
+/// nixpkgs' `lib` directory from `HOSTSEAL_NIXPKGS_LIB` (e.g. a checkout of
+/// nix-community/nixpkgs.lib), or `None` after a loud message.
+fn nixpkgs_lib() -> Option<PathBuf> {
+    let found = std::env::var_os("HOSTSEAL_NIXPKGS_LIB").map(PathBuf::from);
+    if found.is_none() {
+        eprintln!(
+            "\n!!! SKIPPED: HOSTSEAL_NIXPKGS_LIB is not set: nix/module.nix is NOT evaluated.     !!!\n\
+             !!! Point it at a nixpkgs `lib` directory (github:nix-community/nixpkgs.lib, lib/). !!!\n"
+        );
+    }
+    found
+}
+
+/// Evaluates nix/module.nix with `configuration` through nix/tests/module-eval.nix.
+fn eval_module(bin: &Path, lib: &Path, configuration: &str) -> Value {
+    eval(
+        bin,
+        &format!(
+            "import {}/tests/module-eval.nix {{ lib = import {}; configuration = {configuration}; }}",
+            nix_dir().display(),
+            lib.display()
+        ),
+    )
+}
+
+/// The seeds' builder as a NixOS configuration: sealed files given as Nix paths.
+fn module_config(extra: &str) -> String {
+    format!(
+        r#"{{
+          services.openssh.enable = true;
+          users.users.cloudflared.group = "cloudflared";
+          users.groups.cloudflared = {{ }};
+          hostseal = {{
+            age.hostRecipient = "age1f7h6xz4cquezjxc8xf335udry0calxuxvl7jffvzv4znpn8ymsuq6dtz65";
+            tunnels.builder = {{ sopsFile = {t}; layout = "legacyUser"; }};
+            secrets.db_password = {{ sopsFile = {s}; credentialFor = [ "dyn.service" ]; }};
+            secrets.user_password = {{ sopsFile = {s}; neededForUsers = true; }};
+            templates."app.env".content = "DB=x";
+          }};
+          {extra}
+        }}"#,
+        t = fixture("tunnel.json"),
+        s = fixture("secrets.yaml"),
+    )
+}
+
+#[test]
+fn module_activation_snippets_and_wiring() {
+    let Some(bin) = nix_instantiate() else { return };
+    let Some(lib) = nixpkgs_lib() else { return };
+    let r = eval_module(&bin, &lib, &module_config(""));
+    assert_eq!(r["failedAssertions"], json!([]), "{r:#}");
+    let act = &r["activation"];
+    let deps = |n: &str| act[n]["deps"].as_array().unwrap().clone();
+    assert!(
+        deps("hostseal").contains(&json!("users")) && deps("hostseal").contains(&json!("groups"))
+    );
+    assert!(deps("hostseal").contains(&json!("hostseal-keys")));
+    assert!(
+        deps("users").contains(&json!("hostseal-for-users")),
+        "for-users runs before users"
+    );
+    assert!(!deps("hostseal-for-users").contains(&json!("users")));
+    assert_eq!(act["hostseal"]["supportsDryActivation"], true);
+    let text = act["hostseal"]["text"].as_str().unwrap();
+    assert!(text.contains("dry-activate") && text.contains("--dry-run"));
+    assert!(act["hostseal-for-users"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("--ignore-passwd"));
+    assert!(act["hostseal-keys"]["text"]
+        .as_str()
+        .unwrap()
+        .contains("ssh-keygen -q -t ed25519 -N \"\" -C \"\" -f /etc/ssh/ssh_host_ed25519_key"));
+
+    let m = &r["manifest"];
+    assert_eq!(m["restartVia"], "activation-lists");
+    assert_eq!(
+        m["ageSshKeyPaths"],
+        json!(["/etc/ssh/ssh_host_ed25519_key"])
+    );
+    let tunnel = secret(m, "cloudflared/builder.json");
+    assert_eq!(tunnel["owner"], "cloudflared");
+    assert!(tunnel["sopsFile"]
+        .as_str()
+        .unwrap()
+        .starts_with("/nix/store/"));
+    assert_eq!(
+        secret(m, "db_password")["restartUnits"],
+        json!(["dyn.service"])
+    );
+    assert_eq!(
+        secret(&r["manifestForUsers"], "user_password")["path"],
+        "/run/secrets-for-users/user_password"
+    );
+    assert!(r["manifestCheck"]
+        .as_str()
+        .unwrap()
+        .contains("install --check-mode sopsfile"));
+
+    assert_eq!(
+        r["cloudflared"],
+        json!({"builder": {"credentialsFile": "/run/secrets/cloudflared/builder.json"}})
+    );
+    assert_eq!(
+        r["services"]["dyn"]["serviceConfig"]["LoadCredential"],
+        json!(["db_password:/run/secrets/db_password"])
+    );
+    let check = r["checks"][0].as_str().unwrap();
+    assert!(
+        check.contains("hostseal audit --recipient age1f7h6"),
+        "{check}"
+    );
+    assert!(check.contains("--require"));
+    assert_eq!(r["placeholder"]["db_password"], placeholder("db_password"));
+}
+
+#[test]
+fn module_systemd_unit_variant() {
+    let Some(bin) = nix_instantiate() else { return };
+    let Some(lib) = nixpkgs_lib() else { return };
+    let r = eval_module(
+        &bin,
+        &lib,
+        &module_config("systemd.sysusers.enable = true;"),
+    );
+    assert_eq!(r["failedAssertions"], json!([]), "{r:#}");
+    assert_eq!(
+        r["activation"]["hostseal"],
+        Value::Null,
+        "no activation snippet"
+    );
+    let unit = &r["services"]["hostseal-install"];
+    assert_eq!(unit["serviceConfig"]["Type"], "oneshot");
+    assert_eq!(unit["serviceConfig"]["RemainAfterExit"], true);
+    assert_eq!(unit["unitConfig"]["DefaultDependencies"], false);
+    assert!(unit["before"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("sysinit.target")));
+    assert_eq!(unit["requiredBy"], json!(["sysinit-reactivation.target"]));
+    assert!(unit["unitConfig"]["RequiresMountsFor"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("/etc/ssh/ssh_host_ed25519_key")));
+    assert_eq!(r["manifest"]["restartVia"], "systemctl");
+    for consumer in ["cloudflared-tunnel-builder", "dyn"] {
+        let s = &r["services"][consumer];
+        assert_eq!(
+            s["after"],
+            json!(["hostseal-install.service"]),
+            "{consumer}"
+        );
+        assert_eq!(
+            s["wants"],
+            json!(["hostseal-install.service"]),
+            "{consumer}"
+        );
+    }
+    let users = &r["services"]["hostseal-install-for-users"];
+    assert!(users["before"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("systemd-sysusers.service")));
+}
+
+#[test]
+fn module_assertions_fire() {
+    let Some(bin) = nix_instantiate() else { return };
+    let Some(lib) = nixpkgs_lib() else { return };
+    let r = eval_module(
+        &bin,
+        &lib,
+        &module_config(&format!(
+            r#"hostseal.secrets.other = {{ sopsFile = "/home/me/s.yaml"; owner = "nobody-here"; }};
+               services.cloudflared.tunnels.manual.credentialsFile = {};
+               boot.initrd.network.ssh.hostKeys = [ "/etc/ssh/ssh_host_ed25519_key" ];"#,
+            fixture("README.md")
+        )),
+    );
+    let msgs: Vec<String> = serde_json::from_value(r["failedAssertions"].clone()).unwrap();
+    for needle in [
+        "hostseal.secrets.\"other\".owner = \"nobody-here\": no such user",
+        "hostseal.secrets.\"other\".sopsFile = \"/home/me/s.yaml\" is not in the Nix store",
+        "services.cloudflared.tunnels.\"manual\".credentialsFile",
+        "is also copied into the initrd",
+    ] {
+        assert!(
+            msgs.iter().any(|m| m.contains(needle)),
+            "{needle:?} not in {msgs:#?}"
+        );
+    }
+}
