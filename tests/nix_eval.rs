@@ -852,3 +852,88 @@ fn module_assertions_fire() {
         );
     }
 }
+
+// ---- property: whatever the secrets, the manifest keeps what was said and fills the rest ------
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    #[derive(Debug, Clone)]
+    struct Spec {
+        mode: Option<String>,
+        owner: Option<String>,
+        units: Vec<String>,
+        for_users: bool,
+    }
+
+    fn spec() -> impl Strategy<Value = Spec> {
+        (
+            proptest::option::of("0[0-7]{3}"),
+            proptest::option::of("[a-z][a-z0-9]{0,7}"),
+            proptest::collection::vec("[a-z][a-z0-9-]{0,6}\\.service", 0..3),
+            any::<bool>(),
+        )
+            .prop_map(|(mode, owner, units, for_users)| Spec {
+                mode,
+                owner,
+                units,
+                for_users,
+            })
+    }
+
+    fn nix_secret(s: &Spec) -> String {
+        let mut out = String::from("{ sopsFile = \"/s.yaml\"; ");
+        if let Some(m) = &s.mode {
+            out += &format!("mode = \"{m}\"; ");
+        }
+        if let Some(o) = &s.owner {
+            out += &format!("owner = \"{o}\"; ");
+        }
+        let units: Vec<String> = s.units.iter().map(|u| format!("\"{u}\"")).collect();
+        out += &format!(
+            "restartUnits = [ {} ]; neededForUsers = {}; }}",
+            units.join(" "),
+            s.for_users
+        );
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+        #[test]
+        fn manifest_keeps_given_fields_and_defaults_the_rest(
+            secrets in proptest::collection::btree_map("[a-z][a-z0-9_-]{0,8}(/[a-z0-9]{1,5})?", spec(), 0..5),
+            for_users in any::<bool>(),
+        ) {
+            let Some(bin) = nix_instantiate() else { return Ok(()) };
+            let body: String = secrets
+                .iter()
+                .map(|(n, s)| format!("\"{n}\" = {}; ", nix_secret(s)))
+                .collect();
+            let m = eval(&bin, &manifest_expr(&format!("{{ secrets = {{ {body} }}; forUsers = {for_users}; }}")));
+            let d = defaults_json();
+            let link = if for_users { &d["forUsers"]["symlinkPath"] } else { &d["symlinkPath"] };
+            let chosen: BTreeMap<_, _> = secrets.iter().filter(|(_, s)| s.for_users == for_users).collect();
+            let got = m["secrets"].as_array().unwrap();
+            prop_assert_eq!(got.len(), chosen.len());
+            for (name, s) in chosen {
+                let e = secret(&m, name);
+                prop_assert_eq!(&e["path"], &json!(format!("{}/{name}", link.as_str().unwrap())));
+                prop_assert_eq!(&e["key"], &json!(name));
+                let mode = s.mode.as_ref().map_or(d["secret"]["mode"].clone(), |m| json!(m));
+                prop_assert_eq!(&e["mode"], &mode);
+                prop_assert_eq!(&e["owner"], &s.owner.as_ref().map_or(d["secret"]["owner"].clone(), |o| json!(o)));
+                let mut units: Vec<&String> = Vec::new();
+                for u in &s.units {
+                    if !units.contains(&u) {
+                        units.push(u);
+                    }
+                }
+                prop_assert_eq!(&e["restartUnits"], &json!(units), "duplicates dropped, order kept");
+                prop_assert_eq!(&m["placeholderBySecretName"][name.as_str()], &json!(placeholder(name)));
+            }
+        }
+    }
+}
