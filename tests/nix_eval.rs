@@ -24,6 +24,18 @@ fn nix_dir() -> PathBuf {
     repo().join("nix")
 }
 
+/// Writes a skip notice straight to the process's stderr, past libtest's output capture, once
+/// per message.
+fn loud(message: &'static str) {
+    use std::io::Write;
+    static SAID: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.contains(&message) {
+        said.push(message);
+        let _ = std::io::stderr().write_all(message.as_bytes());
+    }
+}
+
 /// The `nix-instantiate` to use, or `None` (after a loud message) when there is none.
 fn nix_instantiate() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("HOSTSEAL_NIX_INSTANTIATE") {
@@ -34,11 +46,11 @@ fn nix_instantiate() -> Option<PathBuf> {
         .map(|d| d.join("nix-instantiate"))
         .find(|p| p.is_file());
     if found.is_none() {
-        eprintln!(
+        loud(
             "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
              !!! SKIPPED: nix-instantiate is not on PATH; the Nix side is NOT tested.       !!!\n\
              !!! Install Nix (Debian: apt-get install nix-bin) or set HOSTSEAL_NIX_INSTANTIATE !!!\n\
-             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
         );
     }
     found
@@ -664,9 +676,9 @@ fn wrong_key_fails_check_mode_sopsfile() {
 fn nixpkgs_lib() -> Option<PathBuf> {
     let found = std::env::var_os("HOSTSEAL_NIXPKGS_LIB").map(PathBuf::from);
     if found.is_none() {
-        eprintln!(
+        loud(
             "\n!!! SKIPPED: HOSTSEAL_NIXPKGS_LIB is not set: nix/module.nix is NOT evaluated.     !!!\n\
-             !!! Point it at a nixpkgs `lib` directory (github:nix-community/nixpkgs.lib, lib/). !!!\n"
+             !!! Point it at a nixpkgs `lib` directory (github:nix-community/nixpkgs.lib, lib/). !!!\n",
         );
     }
     found
