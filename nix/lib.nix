@@ -475,6 +475,27 @@ let
     in
     map (p: "hostseal: the key ${quote p} is also copied into the initrd (boot.initrd.network.ssh.hostKeys or boot.initrd.secrets); an initrd on an unencrypted /boot gives the key away: use a separate key for the initrd") leaked;
 
+  # Installed names must not collide on disk: no name is a directory of another, and
+  # `rendered/` belongs to the templates when there are any.
+  layoutProblems =
+    templates: secrets:
+    let
+      names = map (n: get secrets.${n} "name" n) (attrNames secrets);
+      nested = concatMap (
+        a: map (b: "hostseal.secrets: ${quote a} cannot be both a file and the directory of ${quote b}") (
+          filter (b: hasPrefix "${a}/" b) names
+        )
+      ) names;
+      reserved = filter (n: n == "rendered" || hasPrefix "rendered/" n) names;
+    in
+    nested
+    ++ (
+      if templates != { } then
+        map (n: "hostseal.secrets: ${quote n} is under rendered/, which holds the templates") reserved
+      else
+        [ ]
+    );
+
   # Every problem of a configuration, as assertion messages ([] when fine). `ctx` has the
   # module's inputs: secrets, templates, tunnels, settings, users, groups, initrdPaths,
   # cloudflaredTunnels, sopsNixSecrets (config.sops.secrets when sops-nix is imported).
@@ -503,6 +524,7 @@ let
     ++ concatMap (n: templateProblems ctx n ctx.templates.${n}) (attrNames ctx.templates)
     ++ concatMap (n: tunnelProblems ctx n ctx.tunnels.${n}) (attrNames ctx.tunnels)
     ++ map (n: "hostseal.secrets.${quote n} is also made by hostseal.tunnels; remove one of them") clashes
+    ++ layoutProblems ctx.templates (fromTunnels // secrets)
     ++ (
       if ctx.tunnels != { } && get ctx.settings "hostRecipient" null == null then
         [ "hostseal.tunnels is used but hostseal.age.hostRecipient is not set: set it to the host's age1… or ssh-ed25519 key so that the build checks every tunnel credential is sealed to this host" ]

@@ -542,6 +542,9 @@ fn assertion_messages_name_the_option() {
               secrets.pw = {{ sopsFile = "/a"; neededForUsers = true; owner = "alice"; }};
               secrets.n = {{ sopsFile = "/a"; owner = "1001"; }};
               secrets.c = {{ sopsFile = "/a"; credentialFor = [ "x.service" ]; reloadUnits = [ "x.service" ]; }};
+              secrets."c/d" = {{ sopsFile = "/a"; }};
+              secrets."rendered/x" = {{ sopsFile = "/a"; }};
+              templates.t.content = "";
               tunnels.t = {{ sopsFile = "/t"; layout = "legacyUser"; }};
               users = {{ alice = {{ }}; }};
               groups = {{ }};
@@ -569,6 +572,8 @@ fn assertion_messages_name_the_option() {
     has("is also copied into the initrd");
     has("services.cloudflared.tunnels.\"other\".credentialsFile");
     has("hostseal and sops-nix both install into /run/secrets");
+    has("\"c\" cannot be both a file and the directory of \"c/d\"");
+    has("\"rendered/x\" is under rendered/, which holds the templates");
     assert!(
         !p.iter().any(|m| m.contains("\"n\"")),
         "a numeric owner needs no users.users entry: {p:#?}"
