@@ -17,6 +17,16 @@
       ];
       forSystems = these: f: lib.genAttrs these (system: f nixpkgs.legacyPackages.${system});
 
+      cargoFiles = [
+        ./Cargo.toml
+        ./Cargo.lock
+        ./src
+        ./nix/defaults.json # embedded by the installer (include_str!)
+        (lib.fileset.maybeMissing ./benches)
+        (lib.fileset.maybeMissing ./examples)
+        (lib.fileset.maybeMissing ./README.md)
+      ];
+
       # The package: only what cargo needs, so editing docs or nix/ files does not rebuild it.
       mkHostseal =
         pkgs:
@@ -25,15 +35,7 @@
           version = (lib.importTOML ./Cargo.toml).package.version;
           src = lib.fileset.toSource {
             root = ./.;
-            fileset = lib.fileset.unions [
-              ./Cargo.toml
-              ./Cargo.lock
-              ./src
-              ./nix/defaults.json # embedded by the installer (include_str!)
-              (lib.fileset.maybeMissing ./benches)
-              (lib.fileset.maybeMissing ./examples)
-              (lib.fileset.maybeMissing ./README.md)
-            ];
+            fileset = lib.fileset.unions cargoFiles;
           };
           cargoLock.lockFile = ./Cargo.lock;
           # The integration tests need the real sops, age and Nix; the unit tests need nothing.
@@ -47,6 +49,31 @@
             mainProgram = "hostseal";
           };
         };
+
+      # tests/nix_eval.rs in the sandbox: the pure manifest with the real Nix, the module with
+      # this flake's nixpkgs lib, the manifests through the built installer's check modes.
+      nixEvalCheck =
+        pkgs:
+        (mkHostseal pkgs).overrideAttrs (old: {
+          pname = "hostseal-nix-eval";
+          src = lib.fileset.toSource {
+            root = ./.;
+            fileset = lib.fileset.unions (
+              cargoFiles
+              ++ [
+                ./tests
+                ./nix
+                ./flake.nix
+              ]
+            );
+          };
+          cargoTestFlags = [
+            "--test"
+            "nix_eval"
+          ];
+          nativeCheckInputs = (old.nativeCheckInputs or [ ]) ++ [ pkgs.nix ];
+          HOSTSEAL_NIXPKGS_LIB = "${nixpkgs}/lib";
+        });
 
       # `hostseal check` over a source tree: the enforcing gate behind the pre-commit hook.
       checkSealedWith =
@@ -89,6 +116,7 @@
 
       checks = forSystems linuxSystems (pkgs: {
         package = self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+        nix-eval = nixEvalCheck pkgs;
         # NixOS VM test of a sealed tunnel credential in both layouts. Written, not run here.
         tunnel = import ./nix/tests/tunnel.nix { inherit pkgs self; };
       });
