@@ -277,12 +277,12 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::Pubkey(a) => c::keys::pubkey(&a),
         Command::Install(a) => crate::install::cli::run_install(&a),
         Command::Status(a) => crate::install::cli::run_status(&a),
-        Command::Edit(_)
-        | Command::Updatekeys(_)
-        | Command::Rotate(_)
-        | Command::Check(_)
-        | Command::Hook(_)
-        | Command::Tunnel(_)
-        | Command::Audit(_) => Err(Error::failure("this command is not implemented yet")),
+        Command::Edit(a) => c::edit::run(&a),
+        Command::Updatekeys(a) => c::updatekeys::run(&a),
+        Command::Rotate(a) => c::rotate::run(&a),
+        Command::Check(a) => c::check::run(&a),
+        Command::Hook(a) => c::hook::run(&a),
+        Command::Tunnel(a) => c::tunnel::run(&a),
+        Command::Audit(a) => c::audit::run(&a),
     }
 }

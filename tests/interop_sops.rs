@@ -290,7 +290,10 @@ fn ssh_ed25519_recipients_both_ways() {
             .args(["encrypt", "--age", pubkey.trim()])
             .arg(&plain),
     );
-    assert!(text(&ours).contains("host@example"), "recipient kept as given");
+    assert!(
+        text(&ours).contains("host@example"),
+        "recipient kept as given"
+    );
     let ours_p = e.write("ours.json", &ours);
     let back = run_ok(
         sops(e.dir.path())

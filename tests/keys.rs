@@ -154,8 +154,16 @@ fn replace_enc(yaml: &str, recipient: &str, armored: &str) -> String {
         .iter()
         .position(|l| l.ends_with(&format!("recipient: {recipient}")))
         .unwrap();
-    let begin = at + lines[at..].iter().position(|l| l.trim().starts_with("-----BEGIN")).unwrap();
-    let end = at + lines[at..].iter().position(|l| l.trim().starts_with("-----END")).unwrap();
+    let begin = at
+        + lines[at..]
+            .iter()
+            .position(|l| l.trim().starts_with("-----BEGIN"))
+            .unwrap();
+    let end = at
+        + lines[at..]
+            .iter()
+            .position(|l| l.trim().starts_with("-----END"))
+            .unwrap();
     let indent = &lines[begin][..lines[begin].len() - lines[begin].trim_start().len()];
     let mut out: Vec<String> = lines[..begin].iter().map(|s| s.to_string()).collect();
     out.extend(armored.lines().map(|l| format!("{indent}{l}")));
@@ -191,13 +199,24 @@ fn shamir_and_wrap_interoperate_with_real_sops() {
     let share_b = ids_b.unwrap(&enc_for(&sealed, &rb)).unwrap().unwrap();
     assert_eq!((share_a.len(), share_a[32], share_b[32]), (33, 1, 2));
     let key = shamir::combine(&[&share_a, &share_b]).unwrap();
-    let enc = sealed.lines().find_map(|l| l.strip_prefix("secret: ")).unwrap();
+    let enc = sealed
+        .lines()
+        .find_map(|l| l.strip_prefix("secret: "))
+        .unwrap();
     assert_eq!(open_value(enc, &key, "secret:"), b"hello");
 
     // us → sops: new shares of the same data key, wrapped by us, replace sops's.
     let shares = shamir::split(&key, 2, 2).unwrap();
-    let ours = replace_enc(&sealed, &ra, &Recipient::parse(&ra).unwrap().wrap(&shares[0]).unwrap());
-    let ours = replace_enc(&ours, &rb, &Recipient::parse(&rb).unwrap().wrap(&shares[1]).unwrap());
+    let ours = replace_enc(
+        &sealed,
+        &ra,
+        &Recipient::parse(&ra).unwrap().wrap(&shares[0]).unwrap(),
+    );
+    let ours = replace_enc(
+        &ours,
+        &rb,
+        &Recipient::parse(&rb).unwrap().wrap(&shares[1]).unwrap(),
+    );
     assert_ne!(ours, sealed);
     std::fs::write(dir.path().join("ours.yaml"), &ours).unwrap();
     let both = dir.path().join("both.txt");
