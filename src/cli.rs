@@ -262,6 +262,13 @@ pub struct AuditArgs {
     /// List the files this recipient can open.
     #[arg(long, value_name = "R")]
     pub recipient: Option<String>,
+    /// With --recipient: fail (exit 1) unless the recipient can open every file (used by the
+    /// NixOS module's `age.hostRecipient` build check).
+    #[arg(long, requires = "recipient")]
+    pub require: bool,
+    /// With --require: whole-file age files (which do not name their recipients) pass.
+    #[arg(long, requires = "require")]
+    pub allow_unverifiable: bool,
     /// Files or directories.
     pub paths: Vec<PathBuf>,
 }

@@ -23,11 +23,13 @@
 
 pub mod cli;
 pub mod commands;
+pub mod commit;
 pub mod error;
 pub mod format;
 pub mod install;
 pub mod keys;
 pub mod limits;
+pub mod rotation;
 pub mod rules;
 pub mod secret;
 pub mod sops;
