@@ -1,0 +1,168 @@
+//! What each fuzz target checks, shared by the libFuzzer targets (`fuzz_targets/*.rs`, one line
+//! each) and by `tests/regressions.rs`, which replays every saved input under
+//! `tests/fixtures/fuzz/<target>/` through the same function: a crash found by fuzzing becomes a
+//! regression test by saving its input there.
+//!
+//! Every function must return normally for every input; a panic is a finding.
+#![allow(dead_code)]
+
+use hostseal::format::value::EncValue;
+use hostseal::format::{EmitOptions, Format};
+use hostseal::keys::{armor, identity::IdentitySet};
+use hostseal::rules::RulesFile;
+use hostseal::sops::path::{display_path, parse_extract, parse_manifest_key};
+use std::path::Path;
+
+/// The targets by name (the `fuzz_targets/<name>.rs` binaries), for replaying saved inputs.
+pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+    ("enc_value", enc_value),
+    ("parse_yaml", parse_yaml),
+    ("parse_json", parse_json),
+    ("parse_dotenv", parse_dotenv),
+    ("parse_ini", parse_ini),
+    ("parse_sealed", parse_sealed),
+    ("rules", rules),
+    ("identity", identity),
+    ("extract_path", extract_path),
+    ("roundtrip", roundtrip),
+];
+
+/// The stores a leading selector byte picks from (sealed-file target).
+const SEALED: [Format; 5] = [
+    Format::Json,
+    Format::Yaml,
+    Format::Dotenv,
+    Format::Ini,
+    Format::Binary,
+];
+
+/// The tree stores (round-trip target).
+const TREES: [Format; 4] = [Format::Json, Format::Yaml, Format::Dotenv, Format::Ini];
+
+/// Picks an element by the first byte; the rest of the input follows.
+fn select<'a, T: Copy>(data: &'a [u8], from: &[T]) -> Option<(T, &'a [u8])> {
+    let (&selector, rest) = data.split_first()?;
+    let n = from.len();
+    from.get(usize::from(selector) % n).map(|&t| (t, rest))
+}
+
+/// `ENC[AES256_GCM,…]`: never panics; what parses renders back to the same value.
+pub fn enc_value(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(v) = EncValue::parse(s) {
+        let again = EncValue::parse(&v.render()).expect("a rendered value parses");
+        assert_eq!(again, v, "render/parse round trip");
+    }
+}
+
+/// The YAML store's parser.
+pub fn parse_yaml(data: &[u8]) {
+    let _ = hostseal::format::yaml::parse(data);
+}
+
+/// The JSON store's parser.
+pub fn parse_json(data: &[u8]) {
+    let _ = hostseal::format::json::parse(data);
+}
+
+/// The dotenv store's parser.
+pub fn parse_dotenv(data: &[u8]) {
+    let _ = hostseal::format::dotenv::parse(data);
+}
+
+/// The INI store's parser.
+pub fn parse_ini(data: &[u8]) {
+    let _ = hostseal::format::ini::parse(data);
+}
+
+/// A sealed file up to the point a key is needed: `Format::parse_sealed`, `split_metadata`
+/// (metadata checks), the leaf rule's regex and the MAC's AAD. First byte = store.
+pub fn parse_sealed(data: &[u8]) {
+    let Some((format, input)) = select(data, &SEALED) else {
+        return;
+    };
+    let Ok(tree) = format.parse_sealed(input) else {
+        return;
+    };
+    if let Ok((_docs, md)) = hostseal::sops::split_metadata(tree) {
+        let _ = hostseal::sops::leaf_rule::LeafSelector::new(&md.leaf_rule);
+        let _ = md.mac_aad();
+    }
+}
+
+/// `.sops.yaml`: the parser, then matching a path and naming a recipient with what it accepted.
+pub fn rules(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(rules) = RulesFile::parse(text, Path::new("/repo/.sops.yaml")) {
+        let _ = rules.rule_for(Path::new("/repo/secrets/host/tunnel.yaml"));
+        let _ = rules.rule_for(Path::new("/elsewhere/x.json"));
+        let _ = rules.name_of("age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq");
+    }
+}
+
+/// Key material: an identity file (age or OpenSSH), the age armor (what decodes re-encodes to
+/// the same bytes), and `pubkey`'s reader. First byte picks which.
+pub fn identity(data: &[u8]) {
+    let Some((which, input)) = select(data, &[0u8, 1, 2]) else {
+        return;
+    };
+    match which {
+        0 => {
+            let mut set = IdentitySet::new();
+            let _ = set.add_bytes(input, "fuzz");
+        }
+        1 => {
+            if let Ok(binary) = armor::decode(input) {
+                let again = armor::decode(armor::encode(&binary).as_bytes())
+                    .expect("re-armored bytes decode");
+                assert_eq!(again, binary, "armor round trip");
+            }
+        }
+        _ => {
+            let _ = hostseal::keys::public_of(input);
+        }
+    }
+}
+
+/// Key paths: `--extract '["a"][0]'` (what parses displays back to the same path) and the
+/// manifest's `a/b/0`.
+pub fn extract_path(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(p) = parse_extract(s) {
+        if !p.is_empty() {
+            let again = parse_extract(&display_path(&p)).expect("a displayed path parses");
+            assert_eq!(again, p, "display/parse round trip");
+        }
+    }
+    let _ = parse_manifest_key(s);
+}
+
+/// parse → emit → parse gives the same tree, for each tree store (first byte picks it). Trees
+/// compare by `PartialEq`, else by their `Debug` text (so NaN equals itself).
+pub fn roundtrip(data: &[u8]) {
+    let Some((format, input)) = select(data, &TREES) else {
+        return;
+    };
+    let Ok(tree) = format.parse_plain(input) else {
+        return;
+    };
+    let Ok(bytes) = format.emit_plain(&tree, &EmitOptions::default()) else {
+        return;
+    };
+    let again = format
+        .parse_plain(&bytes)
+        .expect("emitted output parses again");
+    if again != tree {
+        assert_eq!(
+            format!("{again:?}"),
+            format!("{tree:?}"),
+            "round trip changed the tree"
+        );
+    }
+}
