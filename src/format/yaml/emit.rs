@@ -52,6 +52,8 @@ pub(crate) fn emit_tree(tree: &Tree, indent: usize) -> Result<Vec<u8>, FormatErr
         if e.column > 0 {
             e.put_break();
         }
+        e.indention = true;
+        e.whitespace = true;
     }
     Ok(e.out.into_bytes())
 }
@@ -178,9 +180,12 @@ impl Emitter {
         let scalar = Scalar::Str(key.to_string());
         if simple {
             if key == "<<" {
+                // sops keeps a merge key as a key and go-yaml tags it on output.
                 self.indicator("!!merge", true, false, false);
+                self.plain(key);
+            } else {
+                self.scalar(&scalar, Some(indent), Ctx::MapValue, true);
             }
-            self.scalar(&scalar, Some(indent), Ctx::MapValue, true);
             self.indicator(":", false, false, false);
         } else {
             self.indicator("?", true, false, true);
@@ -350,7 +355,6 @@ impl Emitter {
                 self.indention = false;
             }
         }
-        self.whitespace = false;
     }
 }
 

@@ -368,7 +368,8 @@ impl Builder {
         pos: Pos,
     ) -> Result<(), FormatError> {
         if self.stack.is_empty() {
-            if style == ScalarStyle::Plain && tag.is_none() && value.is_empty() {
+            let null = matches!(resolve::plain(value), Resolved::Leaf(Scalar::Null));
+            if style == ScalarStyle::Plain && tag.is_none() && null {
                 // An empty document.
                 return Ok(());
             }
