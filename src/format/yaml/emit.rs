@@ -179,13 +179,7 @@ impl Emitter {
         let simple = key.len() <= 128 && !key.chars().any(is_break);
         let scalar = Scalar::Str(key.to_string());
         if simple {
-            if key == "<<" {
-                // sops keeps a merge key as a key and go-yaml tags it on output.
-                self.indicator("!!merge", true, false, false);
-                self.plain(key);
-            } else {
-                self.scalar(&scalar, Some(indent), Ctx::MapValue, true);
-            }
+            self.scalar(&scalar, Some(indent), Ctx::MapValue, true);
             self.indicator(":", false, false, false);
         } else {
             self.indicator("?", true, false, true);
@@ -261,6 +255,11 @@ impl Emitter {
             Scalar::Str(s) => s.clone(),
             Scalar::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
         };
+        if text == "<<" {
+            // go-yaml tags the merge-key spelling instead of quoting it.
+            self.indicator("!!merge", true, false, false);
+            return self.plain(&text);
+        }
         match choose_style(&text, simple_key) {
             Style::Plain => self.plain(&text),
             Style::Single => self.single(&text, indent),

@@ -83,10 +83,19 @@ impl Frame {
     }
 }
 
+/// An own-line comment waiting for the token that decides where it belongs.
+struct Pending {
+    text: String,
+    /// 0-based column of the `#`.
+    col: usize,
+    /// Separated from the next token by a blank line.
+    free: bool,
+}
+
 struct Builder {
     stack: Vec<Frame>,
-    /// Own-line comments not yet placed, with their 0-based column.
-    pending: Vec<(String, usize)>,
+    /// Own-line comments not yet placed.
+    pending: Vec<Pending>,
     anchors: HashMap<usize, (Node, usize)>,
     alias_budget: usize,
     docs: Vec<Map>,
@@ -188,7 +197,7 @@ impl Builder {
                     pos,
                 )
             }
-            Event::MappingEnd | Event::SequenceEnd => self.close(pos),
+            Event::MappingEnd | Event::SequenceEnd => self.close(pos, span.start.col()),
             // Future presentation-only events.
             _ => Ok(()),
         }
@@ -214,8 +223,8 @@ impl Builder {
             self.docs.push(Map::default());
         }
         if let Some(last) = self.docs.last_mut() {
-            for (text, _) in self.pending.drain(..) {
-                last.0.push(MapItem::Comment(text));
+            for c in self.pending.drain(..) {
+                last.0.push(MapItem::Comment(c.text));
             }
         }
         Ok(())
@@ -226,15 +235,19 @@ impl Builder {
             (Placement::Right, Some(frame)) if self.pending.is_empty() => {
                 frame.insert_line_comment(text)
             }
-            _ => self.pending.push((text, col)),
+            _ => self.pending.push(Pending {
+                text,
+                col,
+                free: placement == Placement::Free,
+            }),
         }
     }
 
     /// Places pending own-line comments into the top frame (head comments of what follows).
     fn flush_pending(&mut self) {
         if let Some(frame) = self.stack.last_mut() {
-            for (text, _) in self.pending.drain(..) {
-                frame.push_comment(text);
+            for c in self.pending.drain(..) {
+                frame.push_comment(c.text);
             }
         }
     }
@@ -277,15 +290,14 @@ impl Builder {
         Ok(())
     }
 
-    fn close(&mut self, pos: Pos) -> Result<(), FormatError> {
+    /// Ends the top collection; `next_col` is the column of the token that ended it.
+    fn close(&mut self, pos: Pos, next_col: usize) -> Result<(), FormatError> {
         let Some(mut frame) = self.stack.pop() else {
             return Err(invalid(pos, "unbalanced collection end"));
         };
-        // Own-line comments indented at least as deep as this collection are its foot comments.
-        let col = frame.col();
-        let n = self.pending.iter().take_while(|(_, c)| *c >= col).count();
-        for (text, _) in self.pending.drain(..n) {
-            frame.push_comment(text);
+        let n = self.foot_count(&frame, next_col);
+        for c in self.pending.drain(..n) {
+            frame.push_comment(c.text);
         }
         let (node, anchor) = match frame {
             Frame::Map {
@@ -307,19 +319,38 @@ impl Builder {
             };
             self.root_seen = true;
             self.any_doc_content = true;
-            if !self.pending.is_empty() {
-                let mut map = map;
-                for (text, _) in self.pending.drain(..) {
-                    map.0.push(MapItem::Comment(text));
-                }
-                self.docs.push(map);
-            } else {
-                self.docs.push(map);
+            let mut map = map;
+            for c in self.pending.drain(..) {
+                map.0.push(MapItem::Comment(c.text));
             }
+            self.docs.push(map);
             return Ok(());
         }
         self.remember(anchor, &node);
         self.attach(node, pos)
+    }
+
+    /// How many pending comments are foot comments of `frame`: those indented at least as
+    /// deep as it. go-yaml also gives a sequence under a mapping key the dedented comments that
+    /// directly follow its last item, down to the key's column (unless a blank line follows).
+    /// Encrypted comment lines (`#ENC[…]`) never get that treatment: sops writes a sequence's
+    /// comments as `- ENC[…]` items, so such a line always belongs to the mapping (sops itself
+    /// misreads it and then cannot decrypt it, FORMAT §9.1).
+    fn foot_count(&self, frame: &Frame, next_col: usize) -> usize {
+        let own = frame.col();
+        let key_col = match (frame, self.stack.last()) {
+            (Frame::Seq { .. }, Some(Frame::Map { col, .. })) => Some(*col),
+            _ => None,
+        };
+        self.pending
+            .iter()
+            .take_while(|c| {
+                c.col >= own
+                    || key_col.is_some_and(|k| {
+                        !c.free && c.col > next_col && c.col >= k && !is_sealed_comment(&c.text)
+                    })
+            })
+            .count()
     }
 
     fn remember(&mut self, anchor: usize, node: &Node) {
@@ -415,6 +446,10 @@ impl Builder {
         }
         self.attach(node, pos)
     }
+}
+
+fn is_sealed_comment(text: &str) -> bool {
+    text.starts_with("ENC[AES256_GCM,") && text.ends_with(",type:comment]")
 }
 
 fn count_nodes(node: &Node) -> usize {
