@@ -201,7 +201,10 @@ mod tests {
             canonical("2001-12-14 21:59:43.10").unwrap(),
             "2001-12-14T21:59:43.1Z"
         );
-        assert_eq!(canonical("2024-1-2T3:4:5Z").unwrap(), "2024-01-02T03:04:05Z");
+        assert_eq!(
+            canonical("2024-1-2T3:4:5Z").unwrap(),
+            "2024-01-02T03:04:05Z"
+        );
         assert_eq!(
             canonical("2026-11-23T14:48:02+00:00").unwrap(),
             "2026-11-23T14:48:02Z"

@@ -65,8 +65,7 @@ impl Emitter {
     }
 
     fn write_indent(&mut self, indent: usize) {
-        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace)
-        {
+        if !self.indention || self.column > indent || (self.column == indent && !self.whitespace) {
             self.put_break();
         }
         while self.column < indent {
@@ -212,11 +211,10 @@ impl Emitter {
                 Node::Comment(c) => self.comment(indent, c),
                 Node::Map(m) => {
                     // Comments heading a mapping item are written before its `- `.
-                    let lead = m
-                        .0
-                        .iter()
-                        .take_while(|i| matches!(i, MapItem::Comment(_)))
-                        .count();
+                    let lead =
+                        m.0.iter()
+                            .take_while(|i| matches!(i, MapItem::Comment(_)))
+                            .count();
                     let (head, rest) = m.0.split_at(lead.min(m.0.len()));
                     let has_entries = rest.iter().any(|i| matches!(i, MapItem::Entry(..)));
                     if has_entries {
@@ -411,7 +409,11 @@ fn analyze(text: &str) -> Analysis {
         };
     }
     let chars: Vec<char> = text.chars().collect();
-    let blankz = |i: usize| chars.get(i).is_none_or(|&c| c == ' ' || c == '\t' || is_break(c));
+    let blankz = |i: usize| {
+        chars
+            .get(i)
+            .is_none_or(|&c| c == ' ' || c == '\t' || is_break(c))
+    };
     let mut block_ind = text.starts_with("---") || text.starts_with("...");
     let (mut special, mut tabs, mut line_breaks) = (false, false, false);
     let (mut lead_space, mut lead_break, mut trail_space, mut trail_break) =
@@ -527,10 +529,18 @@ pub(crate) fn go_format_float_g(v: f64) -> String {
         return ".nan".into();
     }
     if v.is_infinite() {
-        return if v > 0.0 { ".inf".into() } else { "-.inf".into() };
+        return if v > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        };
     }
     if v == 0.0 {
-        return if v.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if v.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // Shortest round-trip digits and decimal exponent from Rust's `{:e}`.
     let sci = format!("{v:e}");

@@ -355,7 +355,8 @@ impl Builder {
 
     fn remember(&mut self, anchor: usize, node: &Node) {
         if anchor != 0 {
-            self.anchors.insert(anchor, (node.clone(), count_nodes(node)));
+            self.anchors
+                .insert(anchor, (node.clone(), count_nodes(node)));
         }
     }
 

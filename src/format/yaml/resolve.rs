@@ -214,7 +214,10 @@ mod tests {
         assert_eq!(leaf("0b101"), Scalar::Int(5));
         assert_eq!(leaf("-9223372036854775808"), Scalar::Int(i64::MIN));
         assert_eq!(plain("9223372036854775808"), Resolved::Uint64);
-        assert_eq!(leaf("18446744073709551616"), Scalar::Float(1.8446744073709552e19));
+        assert_eq!(
+            leaf("18446744073709551616"),
+            Scalar::Float(1.8446744073709552e19)
+        );
         assert_eq!(leaf("08"), Scalar::Float(8.0));
     }
 
@@ -229,12 +232,26 @@ mod tests {
         assert_eq!(leaf("1e"), Scalar::Str("1e".into()));
         assert_eq!(leaf("~"), Scalar::Null);
         assert_eq!(leaf("FALSE"), Scalar::Bool(false));
-        assert_eq!(leaf("2024-01-02"), Scalar::Time("2024-01-02T00:00:00Z".into()));
+        assert_eq!(
+            leaf("2024-01-02"),
+            Scalar::Time("2024-01-02T00:00:00Z".into())
+        );
     }
 
     #[test]
     fn quoting_decisions() {
-        for s in ["yes", "n", "123", "true", "", "1:20", "2024-01-02", "null", "1e3", ".nan"] {
+        for s in [
+            "yes",
+            "n",
+            "123",
+            "true",
+            "",
+            "1:20",
+            "2024-01-02",
+            "null",
+            "1e3",
+            ".nan",
+        ] {
             assert!(needs_type_quotes(s), "{s}");
         }
         for s in ["hello", "3.11.0", "-lead", "1:60x", "nope"] {

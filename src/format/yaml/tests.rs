@@ -38,7 +38,11 @@ fn dump_raw_events_for_debugging() {
     let mut parser = granit_parser::Parser::new_from_str(&text);
     let mut out = String::new();
     while let Some(Ok((e, span))) = parser.next_event() {
-        out.push_str(&format!("{}:{} {e:?}\n", span.start.line(), span.start.col()));
+        out.push_str(&format!(
+            "{}:{} {e:?}\n",
+            span.start.line(),
+            span.start.col()
+        ));
     }
     std::fs::write(format!("{path}.events"), out).unwrap();
 }
