@@ -2,6 +2,7 @@
 //! 1. `emit(parse(X))` equals what `sops decrypt` prints for a file `sops encrypt` made of X;
 //! 2. `emit(parse(S))` equals S, byte for byte, for every sealed file S sops writes;
 //! 3. inputs sops refuses are refused here too.
+//!
 //! Fixtures: `tests/fixtures/yaml/*.yaml` (plaintext only; keys are made per run).
 
 mod common;

@@ -138,8 +138,15 @@ fn syntax(e: ScanError) -> FormatError {
     let m = e.marker();
     // Some kinds carry input text (a character, a custom message); never repeat those.
     let message = match e.kind() {
+        K::RecursionLimitExceeded => {
+            return FormatError::Limit(format!(
+                "YAML nesting at {}:{} is deeper than {MAX_DEPTH} levels",
+                m.line(),
+                m.col() + 1
+            ))
+        }
         K::UnexpectedCharacter { .. } => "unexpected character".to_string(),
-        K::Custom(_) | K::InputIo { .. } => "invalid input".to_string(),
+        K::Custom(_) | K::InputIo { .. } | K::InputDecoding { .. } => "invalid input".to_string(),
         other => other.to_string(),
     };
     FormatError::Syntax {
