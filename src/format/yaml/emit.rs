@@ -3,7 +3,7 @@
 //! indentation of nested block collections and block scalars comes out the same.
 
 use super::resolve;
-use crate::format::tree::{Map, MapItem, Node, Scalar, Tree};
+use crate::format::tree::{MapItem, Node, Scalar, Tree};
 use crate::format::FormatError;
 use crate::limits::MAX_DEPTH;
 
@@ -48,7 +48,7 @@ pub(crate) fn emit_tree(tree: &Tree, indent: usize) -> Result<Vec<u8>, FormatErr
             e.indicator("---", true, false, false);
             e.write_indent(0);
         }
-        e.map(doc, None, Ctx::Root, 0)?;
+        e.map(&doc.0, None, Ctx::Root, 0)?;
         if e.column > 0 {
             e.put_break();
         }
@@ -116,12 +116,14 @@ impl Emitter {
         }
     }
 
+    /// Emits a node; `skip` leading comments were already written (before a `- `).
     fn node(
         &mut self,
         node: &Node,
         parent: Option<usize>,
         ctx: Ctx,
         depth: usize,
+        skip: usize,
     ) -> Result<(), FormatError> {
         if depth > MAX_DEPTH {
             return Err(FormatError::Limit(format!(
@@ -129,8 +131,13 @@ impl Emitter {
             )));
         }
         match node {
-            Node::Map(m) => self.map(m, parent, ctx, depth + 1),
-            Node::Seq(items) => self.seq(items, parent, ctx, depth + 1),
+            Node::Map(m) => self.map(m.0.get(skip..).unwrap_or_default(), parent, ctx, depth + 1),
+            Node::Seq(items) => self.seq(
+                items.get(skip..).unwrap_or_default(),
+                parent,
+                ctx,
+                depth + 1,
+            ),
             Node::Scalar(s) => {
                 self.scalar(s, parent, ctx, false);
                 Ok(())
@@ -145,46 +152,55 @@ impl Emitter {
 
     fn map(
         &mut self,
-        map: &Map,
+        map: &[MapItem],
         parent: Option<usize>,
         ctx: Ctx,
         depth: usize,
     ) -> Result<(), FormatError> {
         let indent = self.child_indent(parent, ctx, false);
-        if map.entries().next().is_none() {
+        if !map.iter().any(|i| matches!(i, MapItem::Entry(..))) {
             self.indicator("{", true, true, false);
             self.indicator("}", false, false, false);
-            for item in &map.0 {
+            for item in map {
                 if let MapItem::Comment(c) = item {
                     self.comment(indent, c);
                 }
             }
             return Ok(());
         }
-        for item in &map.0 {
+        for item in map {
             match item {
                 MapItem::Comment(c) => self.comment(indent, c),
                 MapItem::Entry(k, v) => {
-                    self.key(k, indent);
-                    self.node(v, Some(indent), Ctx::MapValue, depth)?;
+                    let skip = self.key(k, v, indent);
+                    self.node(v, Some(indent), Ctx::MapValue, depth, skip)?;
                 }
             }
         }
         Ok(())
     }
 
-    fn key(&mut self, key: &str, indent: usize) {
+    /// Writes `key:` (or `? key` / `:` for keys that cannot be simple keys); returns how many
+    /// head comments of the value it already wrote.
+    fn key(&mut self, key: &str, value: &Node, indent: usize) -> usize {
         self.write_indent(indent);
         let simple = key.len() <= 128 && !key.chars().any(is_break);
         let scalar = Scalar::Str(key.to_string());
         if simple {
             self.scalar(&scalar, Some(indent), Ctx::MapValue, true);
             self.indicator(":", false, false, false);
+            0
         } else {
             self.indicator("?", true, false, true);
             self.scalar(&scalar, Some(indent), Ctx::MapValue, false);
+            // The value starts on the `:` line, so its head comments go above that line.
+            let head = head_comments(value);
+            for c in &head {
+                self.comment(indent, c);
+            }
             self.write_indent(indent);
             self.indicator(":", true, false, true);
+            head.len()
         }
     }
 
@@ -209,33 +225,15 @@ impl Emitter {
         for item in items {
             match item {
                 Node::Comment(c) => self.comment(indent, c),
-                Node::Map(m) => {
-                    // Comments heading a mapping item are written before its `- `.
-                    let lead =
-                        m.0.iter()
-                            .take_while(|i| matches!(i, MapItem::Comment(_)))
-                            .count();
-                    let (head, rest) = m.0.split_at(lead.min(m.0.len()));
-                    let has_entries = rest.iter().any(|i| matches!(i, MapItem::Entry(..)));
-                    if has_entries {
-                        for h in head {
-                            if let MapItem::Comment(c) = h {
-                                self.comment(indent, c);
-                            }
-                        }
-                        self.write_indent(indent);
-                        self.indicator("-", true, false, true);
-                        self.map(&Map(rest.to_vec()), Some(indent), Ctx::SeqItem, depth + 1)?;
-                    } else {
-                        self.write_indent(indent);
-                        self.indicator("-", true, false, true);
-                        self.map(m, Some(indent), Ctx::SeqItem, depth + 1)?;
-                    }
-                }
                 other => {
+                    // Comments heading a collection item are written before its `- `.
+                    let head = head_comments(other);
+                    for c in &head {
+                        self.comment(indent, c);
+                    }
                     self.write_indent(indent);
                     self.indicator("-", true, false, true);
-                    self.node(other, Some(indent), Ctx::SeqItem, depth)?;
+                    self.node(other, Some(indent), Ctx::SeqItem, depth, head.len())?;
                 }
             }
         }
@@ -262,7 +260,10 @@ impl Emitter {
             Style::Plain => self.plain(&text),
             Style::Single => self.single(&text, indent),
             Style::Double => self.double(&text),
-            Style::Literal => self.literal(&text, indent),
+            Style::Literal => {
+                let hint = indent.saturating_sub(parent.unwrap_or(0));
+                self.literal(&text, indent, hint);
+            }
         }
     }
 
@@ -316,11 +317,15 @@ impl Emitter {
         self.indicator("\"", false, false, false);
     }
 
-    fn literal(&mut self, text: &str, indent: usize) {
+    /// A literal block scalar. `hint` is the content indentation relative to the enclosing
+    /// collection. go-yaml always writes its indent setting as the indentation indicator, which
+    /// is wrong (unreadable YAML) inside sequence items; we write the true offset, which is the
+    /// same everywhere else.
+    fn literal(&mut self, text: &str, indent: usize, hint: usize) {
         self.indicator("|", true, false, false);
         let mut hints = String::new();
         if text.starts_with([' ', '\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
-            hints.push_str(&self.best.to_string());
+            hints.push_str(&hint.clamp(1, 9).to_string());
         }
         let mut rev = text.chars().rev();
         let last = rev.next();
@@ -352,6 +357,28 @@ impl Emitter {
                 self.indention = false;
             }
         }
+    }
+}
+
+/// The leading comments of a non-empty collection (written before its `- ` in a sequence).
+fn head_comments(node: &Node) -> Vec<&str> {
+    match node {
+        Node::Map(m) if m.entries().next().is_some() => {
+            m.0.iter()
+                .map_while(|i| match i {
+                    MapItem::Comment(c) => Some(c.as_str()),
+                    MapItem::Entry(..) => None,
+                })
+                .collect()
+        }
+        Node::Seq(items) if items.iter().any(|i| !matches!(i, Node::Comment(_))) => items
+            .iter()
+            .map_while(|i| match i {
+                Node::Comment(c) => Some(c.as_str()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -518,6 +545,11 @@ fn choose_style(text: &str, simple_key: bool) -> Style {
         style = Style::Double;
     }
     if style == Style::Literal && (!a.block || simple_key) {
+        style = Style::Double;
+    }
+    // Deliberate difference: go-yaml writes U+2028/U+2029 raw in quoted and block scalars,
+    // where a YAML 1.2 reader keeps the following indentation as content; escape them.
+    if text.contains(['\u{2028}', '\u{2029}']) {
         style = Style::Double;
     }
     style
