@@ -473,3 +473,19 @@ mod props {
         }
     }
 }
+
+#[test]
+fn deliberate_differences_from_go_yaml() {
+    // go-yaml writes U+2028 raw (`'x<LS>    y'`), which YAML 1.2 readers take as content.
+    assert_eq!(rt("a: \"x\\u2028y\"\n"), "a: \"x\\Ly\"\n");
+    // go-yaml writes `|4-` here although the content sits 2 columns in: unreadable YAML.
+    let s = "l:\n    - k: |2-\n          lead\n        x\n    - |2-\n        lead2\n      y\n";
+    assert_eq!(rt(s), s);
+    assert_eq!(
+        p(s).docs[0].get("l"),
+        Some(&Node::Seq(vec![
+            Node::Map(Map(vec![entry("k", Node::str("  lead\nx"))])),
+            Node::str("  lead2\ny"),
+        ]))
+    );
+}
