@@ -34,7 +34,12 @@ pub(crate) struct Emitter {
 
 /// Emits the whole tree.
 pub(crate) fn emit_tree(tree: &Tree, indent: usize) -> Result<Vec<u8>, FormatError> {
-    let best = if (2..10).contains(&indent) { indent } else { 4 };
+    // go-yaml: 0 means its default 4; other values outside 2..=9 become 2.
+    let best = match indent {
+        0 => 4,
+        2..=9 => indent,
+        _ => 2,
+    };
     let mut e = Emitter {
         out: String::new(),
         column: 0,
@@ -159,13 +164,19 @@ impl Emitter {
     ) -> Result<(), FormatError> {
         let indent = self.child_indent(parent, ctx, false);
         if !map.iter().any(|i| matches!(i, MapItem::Entry(..))) {
+            // go-yaml writes a comment-only mapping as a flow mapping holding the comments.
             self.indicator("{", true, true, false);
-            self.indicator("}", false, false, false);
+            let mut commented = false;
             for item in map {
                 if let MapItem::Comment(c) = item {
                     self.comment(indent, c);
+                    commented = true;
                 }
             }
+            if commented {
+                self.write_indent(parent.unwrap_or(0));
+            }
+            self.indicator("}", false, false, false);
             return Ok(());
         }
         for item in map {
@@ -213,11 +224,12 @@ impl Emitter {
     ) -> Result<(), FormatError> {
         let indent = self.child_indent(parent, ctx, false);
         if !items.iter().any(|n| !matches!(n, Node::Comment(_))) {
+            // go-yaml writes the comments of an empty sequence after it, at the outer indent.
             self.indicator("[", true, true, false);
             self.indicator("]", false, false, false);
             for item in items {
                 if let Node::Comment(c) = item {
-                    self.comment(indent, c);
+                    self.comment(parent.unwrap_or(0), c);
                 }
             }
             return Ok(());

@@ -33,8 +33,8 @@ pub fn parse(input: &[u8]) -> Result<Tree, FormatError> {
     parse::parse_text(text)
 }
 
-/// Emits a tree as YAML in go-yaml v3's style with the given indent (sops default 4; values
-/// outside 2..=9 fall back to 4, as go-yaml does).
+/// Emits a tree as YAML in go-yaml v3's style with the given indent (sops default 4; as in
+/// go-yaml, 0 means 4 and other values outside 2..=9 mean 2).
 pub fn emit(tree: &Tree, indent: usize) -> Result<Vec<u8>, FormatError> {
     emit::emit_tree(tree, indent)
 }

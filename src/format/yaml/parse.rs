@@ -102,6 +102,8 @@ struct Builder {
     /// Whether the current document has a root node.
     root_seen: bool,
     any_doc_content: bool,
+    /// The previous event closed a collection (a same-line comment then belongs to it).
+    just_closed: bool,
 }
 
 /// Parses YAML text into a tree.
@@ -120,6 +122,7 @@ pub(crate) fn parse_text(text: &str) -> Result<Tree, FormatError> {
         docs: Vec::new(),
         root_seen: false,
         any_doc_content: false,
+        just_closed: false,
     };
     while let Some(ev) = parser.next_event() {
         let (event, span) = ev.map_err(syntax)?;
@@ -164,6 +167,7 @@ fn invalid(pos: Pos, what: &str) -> FormatError {
 impl Builder {
     fn event(&mut self, event: Event<'_>, span: &Span) -> Result<(), FormatError> {
         let pos = Pos::of(span);
+        let just_closed = std::mem::take(&mut self.just_closed);
         match event {
             Event::StreamStart | Event::StreamEnd | Event::Anchor(..) => Ok(()),
             Event::UnresolvedAlias(_) => Err(invalid(pos, "unknown anchor")),
@@ -173,7 +177,12 @@ impl Builder {
             }
             Event::DocumentEnd => self.document_end(),
             Event::Comment(text, placement) => {
-                self.comment(text.into_owned(), placement, span.start.col());
+                if placement == Placement::Right && just_closed && self.pending.is_empty() {
+                    // `key: [a, b] # c`: go-yaml makes it the collection's first comment.
+                    self.comment_into_last_child(text.into_owned());
+                } else {
+                    self.comment(text.into_owned(), placement, span.start.col());
+                }
                 Ok(())
             }
             Event::Scalar(value, style, anchor, tag) => {
@@ -204,7 +213,10 @@ impl Builder {
                     pos,
                 )
             }
-            Event::MappingEnd | Event::SequenceEnd => self.close(pos, span.start.col()),
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.just_closed = true;
+                self.close(pos, span.start.col())
+            }
             // Future presentation-only events.
             _ => Ok(()),
         }
@@ -247,6 +259,27 @@ impl Builder {
                 col,
                 free: placement == Placement::Free,
             }),
+        }
+    }
+
+    /// Puts a comment first in the collection most recently added to the top frame.
+    fn comment_into_last_child(&mut self, text: String) {
+        let last = match self.stack.last_mut() {
+            Some(Frame::Map { map, .. }) => map.0.iter_mut().rev().find_map(|i| match i {
+                MapItem::Entry(_, v) => Some(v),
+                MapItem::Comment(_) => None,
+            }),
+            Some(Frame::Seq { items, .. }) => items.last_mut(),
+            None => None,
+        };
+        match last {
+            Some(Node::Map(m)) => m.0.insert(0, MapItem::Comment(text)),
+            Some(Node::Seq(items)) => items.insert(0, Node::Comment(text)),
+            _ => {
+                if let Some(frame) = self.stack.last_mut() {
+                    frame.insert_line_comment(text);
+                }
+            }
         }
     }
 

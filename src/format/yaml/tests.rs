@@ -489,3 +489,34 @@ fn deliberate_differences_from_go_yaml() {
         ]))
     );
 }
+
+#[test]
+fn indent_settings_as_go_yaml() {
+    let t = p("a:\n    b: 1\n");
+    let out = |n| String::from_utf8(emit(&t, n).unwrap()).unwrap();
+    assert_eq!(out(0), "a:\n    b: 1\n");
+    assert_eq!(out(1), "a:\n  b: 1\n");
+    assert_eq!(out(12), "a:\n  b: 1\n");
+    assert_eq!(out(3), "a:\n   b: 1\n");
+}
+
+#[test]
+fn comments_of_empty_collections() {
+    // sops' tree holds them inside; its decrypt output drops the mapping's comment, its
+    // sealed layout keeps it in a `{ … }` block, which we write for both.
+    let t = p("a: [] # s\nb: {} # m\nc: 1\n");
+    assert_eq!(
+        t.docs[0].get("a"),
+        Some(&Node::Seq(vec![Node::Comment(" s".into())]))
+    );
+    assert_eq!(
+        t.docs[0].get("b"),
+        Some(&Node::Map(Map(vec![comment(" m")])))
+    );
+    assert_eq!(
+        rt("a: [] # s\nb: {} # m\nc: 1\n"),
+        "a: []\n# s\nb: {\n    # m\n}\nc: 1\n"
+    );
+    let sealed = "b: {\n    #ENC[x]\n}\nc: 1\n";
+    assert_eq!(rt(sealed), sealed);
+}
