@@ -151,3 +151,13 @@ fn refusals_agree_with_sops() {
         assert!(yaml::parse(text.as_bytes()).is_ok(), "we refused {what}");
     }
 }
+
+/// sops-nix's sealed test file (written by an older sops, with pgp/kms metadata) re-emits
+/// byte for byte.
+#[test]
+fn peer_sealed_file_round_trips() {
+    let sealed = std::fs::read(common::peer("sops-nix/secrets.yaml")).unwrap();
+    let tree = yaml::parse(&sealed).unwrap();
+    assert!(tree.docs[0].get("sops").is_some());
+    assert_eq!(show(&yaml::emit(&tree, 4).unwrap()), show(&sealed));
+}
