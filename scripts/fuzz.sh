@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of fuzz/ (libFuzzer through cargo-fuzz) and records the executions.
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]     # default: 600 s (the goal) for every target
+#   FUZZ_SANITIZER=address scripts/fuzz.sh    # with AddressSanitizer (about 2-3x slower)
+#
+# Stable toolchain only. What works here, measured with rustc 1.95 stable and cargo-fuzz 0.13:
+#  * libfuzzer-sys builds libFuzzer itself from C++ sources with the system c++ compiler, so
+#    the fuzzing *engine* needs no nightly at all.
+#  * The coverage instrumentation cargo-fuzz asks rustc for is stable codegen options
+#    (`-Cpasses=sancov-module`, `-Cllvm-args=-sanitizer-coverage-*`); only sanitizers need the
+#    unstable `-Zsanitizer=…`. So: `cargo fuzz build --sanitizer none` works on stable, and
+#    `RUSTC_BOOTSTRAP=1` (set below) lets stable rustc accept `-Zsanitizer=address` (its ASan
+#    runtime ships with the stable std). hostseal is `forbid(unsafe_code)`, so ASan mostly guards
+#    the dependencies' unsafe code; the default is `none` for throughput.
+#  * Without cargo-fuzz, the same build is `RUSTFLAGS=<the flags in build_manually>
+#    cargo build --release --target <host> --manifest-path fuzz/Cargo.toml --bins`.
+#
+# Each target runs from its committed corpus (fuzz/corpus/<target>, new inputs are added to it:
+# commit them) seeded from tests/fixtures. Results go to the table in fuzz/README.md (execs,
+# exec/s, corpus size, crashes). A crash's input is copied to tests/fixtures/fuzz/<target>/,
+# which makes `cargo test --test regressions` replay it: that is the regression test. Fix the
+# code, never the input.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+seconds="${1:-600}"
+shift || true
+sanitizer="${FUZZ_SANITIZER:-none}"
+host=$(rustc -vV | sed -n 's/^host: //p')
+all_targets=(enc_value parse_yaml parse_json parse_dotenv parse_ini parse_sealed rules identity extract_path roundtrip)
+if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
+export RUSTC_BOOTSTRAP=1
+
+build_manually() {
+    RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks" \
+        cargo build --release --target "$host" --manifest-path fuzz/Cargo.toml --bins
+}
+
+if cargo fuzz --version >/dev/null 2>&1; then
+    (cd fuzz && cargo fuzz build -O --debug-assertions --sanitizer "$sanitizer")
+else
+    [ "$sanitizer" = none ] || { echo "fuzz.sh: sanitizers need cargo-fuzz" >&2; exit 2; }
+    build_manually
+fi
+bin_dir="$root/fuzz/target/$host/release"
+
+# Seeds: the store fixtures for the store targets; for targets whose first byte selects a store
+# (parse_sealed, roundtrip) or a reader (identity), the selector byte is prepended.
+seed() {
+    local t=$1 dir="fuzz/corpus/$1"
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || return 0
+    local f
+    case $t in
+        parse_json) for f in tests/fixtures/stores/*.json tests/fixtures/interop/*.json; do cp "$f" "$dir/"; done ;;
+        parse_yaml) for f in tests/fixtures/stores/*.yaml tests/fixtures/interop/*.yaml; do cp "$f" "$dir/"; done ;;
+        parse_dotenv) for f in tests/fixtures/stores/*.env tests/fixtures/interop/*.env; do cp "$f" "$dir/"; done ;;
+        parse_ini) for f in tests/fixtures/stores/*.ini tests/fixtures/interop/*.ini; do cp "$f" "$dir/"; done ;;
+        roundtrip|parse_sealed)
+            local i=0 sel
+            for f in tests/fixtures/stores/* tests/fixtures/interop/* "$root"/../shared/peers/sops-nix/*.{yaml,json,env,ini}; do
+                [ -f "$f" ] || continue
+                case $f in *.json) sel='\x00' ;; *.yaml) sel='\x01' ;; *.env) sel='\x02' ;; *.ini) sel='\x03' ;; *) continue ;; esac
+                { printf "$sel"; cat "$f"; } > "$dir/seed-$i"; i=$((i + 1))
+            done ;;
+        enc_value) printf 'ENC[AES256_GCM,data:f6SdJOI=,iv:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=,tag:T24uEWU6ZsEJ+sgqfIL1yA==,type:str]' > "$dir/kat" ;;
+        extract_path) printf '["a"]["b\\"c"][0]' > "$dir/path"; printf 'a/b/0' > "$dir/manifest-key" ;;
+        rules) printf 'creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    key_groups:\n      - age:\n          - &host age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq\n    encrypted_regex: ^(data|stringData)$\nstores:\n  yaml:\n    indent: 2\n' > "$dir/rules" ;;
+        identity)
+            age-keygen 2>/dev/null | { printf '\x00'; cat; } > "$dir/age-identity" || true
+            printf '\x01-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBhYmMKZGVmCi0tLSBnaGkKAA==\n-----END AGE ENCRYPTED FILE-----\n' > "$dir/armor" ;;
+    esac
+    # Saved regression inputs are seeds too.
+    if [ -d "tests/fixtures/fuzz/$t" ]; then cp tests/fixtures/fuzz/"$t"/* "$dir/" 2>/dev/null || true; fi
+}
+
+results=()
+found=0
+for t in "${targets[@]}"; do
+    seed "$t"
+    mkdir -p "fuzz/artifacts/$t"
+    log="fuzz/artifacts/$t/last-run.log"
+    before=$(ls -A "fuzz/artifacts/$t" | grep -c -E '^(crash|leak|timeout|oom)-' || true)
+    echo "== $t: ${seconds}s"
+    set +e
+    "$bin_dir/$t" "fuzz/corpus/$t" -max_total_time="$seconds" -print_final_stats=1 \
+        -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
+        -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1
+    rc=$?
+    set -e
+    execs=$(awk '/stat::number_of_executed_units/ {s += $2} END {print s + 0}' "$log")
+    rate=$(( execs / (seconds > 0 ? seconds : 1) ))
+    corpus=$(ls -A "fuzz/corpus/$t" | wc -l)
+    crashes=0
+    for a in fuzz/artifacts/"$t"/{crash,leak,timeout,oom}-*; do
+        [ -f "$a" ] || continue
+        crashes=$((crashes + 1))
+        mkdir -p "tests/fixtures/fuzz/$t"
+        cp "$a" "tests/fixtures/fuzz/$t/"
+    done
+    [ "$crashes" -le "$before" ] || found=1
+    echo "   execs=$execs exec/s=$rate corpus=$corpus findings=$crashes rc=$rc"
+    results+=("| $t | $seconds | $execs | $rate | $corpus | $crashes |")
+done
+
+# Record the run in fuzz/README.md between the markers (the text around them is kept).
+{
+    echo "<!-- fuzz:begin -->"
+    echo "Last run: $(date -u '+%Y-%m-%d %H:%M UTC'), sanitizer \`$sanitizer\`, one process per target, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo
+    echo "| target | seconds | execs | exec/s | corpus files | findings |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${results[@]}"
+    echo "<!-- fuzz:end -->"
+} > fuzz/.results.tmp
+python3 - <<'PY'
+import re
+readme = "fuzz/README.md"
+block = open("fuzz/.results.tmp").read().rstrip("\n")
+text = open(readme).read()
+text = re.sub(r"<!-- fuzz:begin -->.*?<!-- fuzz:end -->", lambda _: block, text, flags=re.S)
+open(readme, "w").write(text)
+PY
+rm -f fuzz/.results.tmp
+
+if [ "$found" = 1 ]; then
+    echo "fuzz.sh: NEW FINDINGS: inputs copied to tests/fixtures/fuzz/<target>/; run" >&2
+    echo "         cargo test --test regressions   and fix the code." >&2
+    exit 1
+fi
