@@ -6,7 +6,8 @@
 # The advisory database comes from a tarball (default ../shared/advisory-db.tar.gz, a shallow
 # clone of github.com/rustsec/advisory-db) unpacked to target/advisory-db/advisory-db-<hash>,
 # where <hash> is what cargo-deny derives from the `db-urls` entry in deny.toml.
-# Needs cargo-deny (`cargo install --locked cargo-deny`; about 9 minutes to build on 2 busy cores)
+# Needs cargo-deny 0.20 (`cargo install --locked cargo-deny`: 25 minutes to build here on 2 cores
+# shared with other builds, over the CI budget: in CI install a prebuilt release binary instead)
 # and the crates in the local cargo cache (`cargo fetch` is run first: it needs the network
 # once, or a pre-populated ~/.cargo/registry).
 set -euo pipefail
