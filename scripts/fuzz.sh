@@ -3,18 +3,24 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     # default: 600 s (the goal) for every target
 #   FUZZ_SANITIZER=address scripts/fuzz.sh    # with AddressSanitizer (about 2-3x slower)
+#   FUZZ_BUILD=manual scripts/fuzz.sh         # build without cargo-fuzz (plain cargo + RUSTFLAGS)
 #
-# Stable toolchain only. What works here, measured with rustc 1.95 stable and cargo-fuzz 0.13:
-#  * libfuzzer-sys builds libFuzzer itself from C++ sources with the system c++ compiler, so
-#    the fuzzing *engine* needs no nightly at all.
+# Stable toolchain only. What works here (rustc 1.95 stable, cargo-fuzz 0.13.2, read from its
+# source and run):
+#  * libfuzzer-sys builds libFuzzer itself from its C++ sources with the system c++, so the
+#    fuzzing engine needs no nightly.
 #  * The coverage instrumentation cargo-fuzz asks rustc for is stable codegen options
-#    (`-Cpasses=sancov-module`, `-Cllvm-args=-sanitizer-coverage-*`); only sanitizers need the
-#    unstable `-Zsanitizer=…`. So: `cargo fuzz build --sanitizer none` works on stable, and
-#    `RUSTC_BOOTSTRAP=1` (set below) lets stable rustc accept `-Zsanitizer=address` (its ASan
-#    runtime ships with the stable std). hostseal is `forbid(unsafe_code)`, so ASan mostly guards
-#    the dependencies' unsafe code; the default is `none` for throughput.
-#  * Without cargo-fuzz, the same build is `RUSTFLAGS=<the flags in build_manually>
-#    cargo build --release --target <host> --manifest-path fuzz/Cargo.toml --bins`.
+#    (`-Cpasses=sancov-module`, `-Cllvm-args=-sanitizer-coverage-*`, `--cfg fuzzing`); with
+#    `--sanitizer none` cargo-fuzz passes no `-Z` flag at all, so `cargo fuzz build -O
+#    --sanitizer none` works on stable as is. Sanitizers need `-Zsanitizer=…` on this rustc:
+#    `RUSTC_BOOTSTRAP=1` (exported below) makes stable rustc accept it, and the ASan runtime
+#    ships with the stable std. hostseal is `forbid(unsafe_code)`, so ASan only guards the
+#    dependencies' unsafe code; the default is `none` for throughput. Never use `--build-std`
+#    or `--careful` (they need the nightly std sources).
+#  * FUZZ_BUILD=manual (or no cargo-fuzz installed): the same instrumentation through plain
+#    `cargo build` and RUSTFLAGS (`build_manually` below; cargo-fuzz additionally passes
+#    -Ccodegen-units=1, -Cllvm-args=-simplifycfg-branch-fold-threshold=0 and
+#    -sanitizer-coverage-stack-depth).
 #
 # Each target runs from its committed corpus (fuzz/corpus/<target>, new inputs are added to it:
 # commit them) seeded from tests/fixtures. Results go to the table in fuzz/README.md (execs,
@@ -40,7 +46,7 @@ build_manually() {
         cargo build --release --target "$host" --manifest-path fuzz/Cargo.toml --bins
 }
 
-if cargo fuzz --version >/dev/null 2>&1; then
+if [ "${FUZZ_BUILD:-}" != manual ] && cargo fuzz --version >/dev/null 2>&1; then
     (cd fuzz && cargo fuzz build -O --debug-assertions --sanitizer "$sanitizer")
 else
     [ "$sanitizer" = none ] || { echo "fuzz.sh: sanitizers need cargo-fuzz" >&2; exit 2; }
