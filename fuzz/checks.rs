@@ -13,8 +13,11 @@ use hostseal::rules::RulesFile;
 use hostseal::sops::path::{display_path, parse_extract, parse_manifest_key};
 use std::path::Path;
 
+/// A target's check: must return normally for every input.
+pub type Check = fn(&[u8]);
+
 /// The targets by name (the `fuzz_targets/<name>.rs` binaries), for replaying saved inputs.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Check)] = &[
     ("enc_value", enc_value),
     ("parse_yaml", parse_yaml),
     ("parse_json", parse_json),

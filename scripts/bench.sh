@@ -7,13 +7,13 @@
 # row runs the competing commands *alternating* (hostseal, sops, age, then the next repetition
 # with the order rotated) so that load from other users of the machine hits every tool alike.
 # Each run is timed with a monotonic clock around fork/exec/wait and its peak RSS read from
-# wait4(2)'s rusage (ru_maxrss, the largest process of the run's tree). Medians, ratios
+# GNU time's wait4(2) rusage (maxrss, the largest process of the run's tree). Medians, ratios
 # (sops ÷ hostseal: > 1 means hostseal is faster / smaller) and the goals are printed as a table
 # and written between the markers of BENCH.md (the hand-written text around them is kept).
 #
 # Rows whose hostseal command is not implemented yet (or whose store is not) print "pending".
 # Environment: HOSTSEAL_SOPS = the sops binary (default .venv/bin/sops, then sops on PATH).
-# Needs: cargo, python3, age and age-keygen (Go age) on PATH.
+# Needs: cargo, python3, /usr/bin/time (GNU), age and age-keygen (Go age) on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -42,10 +42,10 @@ os.chdir(WORK)
 # --- environment: clean, isolated, identities only from the generated key -------------------
 KEY = os.path.join(WORK, "key.txt")
 subprocess.run(["age-keygen", "-o", KEY], check=True, capture_output=True)
-RECIPIENT = next(l.split(": ", 1)[1] for l in open(KEY) if l.startswith("# public key: "))
+RECIPIENT = next(l.split(": ", 1)[1].strip() for l in open(KEY) if l.startswith("# public key: "))
 KEY2 = os.path.join(WORK, "key2.txt")
 subprocess.run(["age-keygen", "-o", KEY2], check=True, capture_output=True)
-RECIPIENT2 = next(l.split(": ", 1)[1] for l in open(KEY2) if l.startswith("# public key: "))
+RECIPIENT2 = next(l.split(": ", 1)[1].strip() for l in open(KEY2) if l.startswith("# public key: "))
 ENV = {
     "PATH": "/usr/bin:/bin",
     "HOME": WORK,
@@ -159,18 +159,25 @@ ROWS = [
                       for f in uk_files])}, reset_updatekeys),
 ]
 
+# Peak RSS comes from GNU time's wait4: measured on this Python process's own child, ru_maxrss
+# would include the forked copy of the interpreter before exec (about 29 MiB). time's own fork
+# is small, and its figure covers the whole tree of the command (RUSAGE_BOTH).
+GNU_TIME = "/usr/bin/time"
+RSS_FILE = os.path.join(WORK, "rss.txt")
+
 def run_once(cmd, prep):
     if prep:
         prep()
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, env=ENV, cwd=WORK, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = p.stderr.read()
-    _, status, ru = os.wait4(p.pid, 0)
+    p = subprocess.run([GNU_TIME, "-f", "%M", "-o", RSS_FILE, *cmd], env=ENV, cwd=WORK,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    p.stderr.close()
-    return elapsed, ru.ru_maxrss, p.returncode, err.decode(errors="replace")
+    try:
+        rss = int(open(RSS_FILE).read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        rss = 0
+    return elapsed, rss, p.returncode, p.stderr.decode(errors="replace")
 
 def first_line(s):
     return (s.strip().splitlines() or ["(no message)"])[0][:100]
@@ -180,16 +187,17 @@ def fmt_t(s):
 
 results = []
 for name, goal_t, goal_m, cmds, prep in ROWS:
-    status = {}
-    for tool, cmd in cmds.items():      # warm-up run, and the "does it work yet" check
-        _, _, rc, err = run_once(cmd, prep)
-        status[tool] = None if rc == 0 else first_line(err)
-    if status.get("sops"):
-        sys.exit(f"bench.sh: sops failed on '{name}': {status['sops']}")
-    if status["hostseal"]:
-        print(f"{name}: pending ({status['hostseal']})", file=sys.stderr)
-        results.append((name, goal_t, goal_m, None, status["hostseal"]))
+    # Warm-up run of each tool, hostseal first: it is also the "does it work yet" check.
+    _, _, rc, err = run_once(cmds["hostseal"], prep)
+    if rc != 0:
+        print(f"{name}: pending ({first_line(err)})", file=sys.stderr)
+        results.append((name, goal_t, goal_m, None, first_line(err)))
         continue
+    for tool, cmd in cmds.items():
+        if tool != "hostseal":
+            _, _, rc, err = run_once(cmd, prep)
+            if rc != 0:
+                sys.exit(f"bench.sh: {tool} failed on '{name}': {first_line(err)}")
     samples = {tool: [] for tool in cmds}
     tools = list(cmds)
     for i in range(reps):
@@ -210,7 +218,8 @@ head = ("| benchmark | hostseal | sops | speed-up (sops ÷ hostseal) | goal | ho
 lines = [head, "|" + "---|" * 10]
 for name, goal_t, goal_m, med, pending in results:
     if med is None:
-        lines.append(f"| {name} | pending | | | ≥ {goal_t}× | | | | | |")
+        reason = pending.replace("|", "/")
+        lines.append(f"| {name} | pending ({reason}) | | | ≥ {goal_t}× | | | | | |")
         continue
     (ht, hm), (st, sm) = med["hostseal"], med["sops"]
     speed = st / ht
