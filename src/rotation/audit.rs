@@ -422,7 +422,8 @@ mod tests {
     #[test]
     fn age_files_by_ssh_tag_or_unverifiable() {
         let ssh = Recipient::parse(ED).unwrap();
-        let file = crate::format::age_file::encrypt(b"x", &[ssh.clone()], true).unwrap();
+        let file =
+            crate::format::age_file::encrypt(b"x", std::slice::from_ref(&ssh), true).unwrap();
         let who = Who::parse(ED).unwrap();
         assert_eq!(can_open_age(&file, &who), Openable::Yes);
         let (_, a) = ids();

@@ -10,7 +10,6 @@ use super::rewrite::{self, LeafChoice};
 use super::sealed::{classify, Classified, FileKind};
 use super::walk::{Skipped, Walk};
 use crate::error::Error;
-use crate::format::EmitOptions;
 use crate::keys::identity::IdentitySet;
 use crate::limits::MAX_INPUT;
 use crate::rules::RulesFile;
@@ -150,12 +149,7 @@ pub struct Planned {
 impl Planned {
     /// The new bytes of this file.
     pub fn produce(&self, ids: &IdentitySet) -> Result<Vec<u8>, Error> {
-        let emit = self
-            .file
-            .rules
-            .as_ref()
-            .map(|r| r.emit)
-            .unwrap_or_else(EmitOptions::default);
+        let emit = self.file.rules.as_ref().map(|r| r.emit).unwrap_or_default();
         let bytes = &self.file.bytes;
         match (self.file.class.kind, &self.action) {
             (FileKind::Age { armored }, _) => rewrite::age_file(bytes, armored, &self.target, ids),
