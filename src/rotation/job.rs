@@ -166,6 +166,16 @@ impl Planned {
     }
 }
 
+/// Why a run stopped.
+pub enum ExecError {
+    /// These files cannot be opened (or rewritten); nothing was written.
+    Unopenable(Vec<Error>),
+    /// Writing a new file beside its original failed; nothing was written.
+    NothingWritten(Error),
+    /// A rename failed (or a file changed meanwhile); the other files were renamed.
+    Rename(Error),
+}
+
 /// What a run did.
 #[derive(Default)]
 pub struct Outcome {
@@ -182,7 +192,7 @@ pub fn execute(
     planned: &[Planned],
     ids: &IdentitySet,
     skip_unopenable: bool,
-) -> Result<Outcome, Vec<Error>> {
+) -> Result<Outcome, ExecError> {
     let mut outcome = Outcome::default();
     let mut ready = Vec::new();
     let mut failures = Vec::new();
@@ -194,7 +204,7 @@ pub fn execute(
     }
     if !failures.is_empty() {
         if !skip_unopenable {
-            return Err(failures);
+            return Err(ExecError::Unopenable(failures));
         }
         outcome.unopened = failures;
     }
@@ -204,11 +214,11 @@ pub fn execute(
         match apply::stage(&p.file.path, &p.file.bytes, bytes) {
             Ok(s) => staged.push(s),
             // Dropping `staged` removes every temporary file: nothing is written.
-            Err(e) => return Err(vec![e]),
+            Err(e) => return Err(ExecError::NothingWritten(e)),
         }
     }
     drop(ready);
-    outcome.written = apply::commit_all(staged).map_err(|e| vec![e])?;
+    outcome.written = apply::commit_all(staged).map_err(ExecError::Rename)?;
     Ok(outcome)
 }
 
