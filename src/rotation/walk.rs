@@ -112,7 +112,13 @@ fn read_sorted(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
     for entry in rd {
         let entry = entry.map_err(|e| Error::io(dir, &e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        out.push((name, entry.path()));
+        // Below `.`, show `a/b` rather than `./a/b`.
+        let path = if dir == Path::new(".") {
+            PathBuf::from(&name)
+        } else {
+            entry.path()
+        };
+        out.push((name, path));
     }
     out.sort();
     Ok(out)

@@ -1,0 +1,323 @@
+//! `hostseal updatekeys` against the real sops: files sealed by sops are re-keyed by hostseal
+//! and opened again by sops; only additions keep the data key; a no-op run touches nothing;
+//! one unopenable file stops every write; no prompt without a terminal; kill -9 mid-run leaves
+//! every file old or new and valid, and a re-run completes.
+
+mod common;
+
+use common::{age_keygen, hostseal, run_ok, sops};
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use tempfile::TempDir;
+
+struct Env {
+    dir: TempDir,
+    admin: (PathBuf, String),
+    host1: (PathBuf, String),
+    host2: (PathBuf, String),
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = age_keygen(dir.path(), "admin");
+    let host1 = age_keygen(dir.path(), "host1");
+    let host2 = age_keygen(dir.path(), "host2");
+    std::fs::create_dir_all(dir.path().join("secrets/sub")).unwrap();
+    Env {
+        dir,
+        admin,
+        host1,
+        host2,
+    }
+}
+
+impl Env {
+    fn p(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `.sops.yaml` naming the three keys, one rule for `secrets/` with these anchors.
+    fn rules(&self, anchors: &[&str]) {
+        let list: Vec<String> = anchors.iter().map(|a| format!("*{a}")).collect();
+        let text = format!(
+            "keys:\n  - &admin {}\n  - &host1 {}\n  - &host2 {}\ncreation_rules:\n  - path_regex: ^secrets/\n    age: [{}]\n",
+            self.admin.1,
+            self.host1.1,
+            self.host2.1,
+            list.join(", ")
+        );
+        std::fs::write(self.p(".sops.yaml"), text).unwrap();
+    }
+
+    /// Writes plaintext and seals it in place with the real sops to `recipients`.
+    fn sops_seal(&self, name: &str, plain: &[u8], recipients: &[&str]) -> PathBuf {
+        let path = self.p(name);
+        std::fs::write(&path, plain).unwrap();
+        run_ok(
+            sops(self.dir.path())
+                .args(["encrypt", "-i", "--age", &recipients.join(",")])
+                .arg(&path),
+        );
+        path
+    }
+
+    fn sops_decrypt(&self, file: &Path, key: &Path) -> Output {
+        sops(self.dir.path())
+            .env("SOPS_AGE_KEY_FILE", key)
+            .arg("decrypt")
+            .arg(file)
+            .output()
+            .unwrap()
+    }
+
+    fn hs(&self, key: &Path, args: &[&str]) -> Output {
+        hostseal(self.dir.path())
+            .env("SOPS_AGE_KEY_FILE", key)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The sealed values and MAC of a sealed JSON file (everything but the wrapped keys).
+fn values_and_mac(path: &Path) -> (serde_json::Value, serde_json::Value, serde_json::Value) {
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let sops = v.as_object_mut().unwrap().remove("sops").unwrap();
+    (v, sops["mac"].clone(), sops["lastmodified"].clone())
+}
+
+const PLAIN_JSON: &[u8] = b"{\n\t\"token\": \"s3cret\",\n\t\"port\": 8443\n}\n";
+
+#[test]
+fn adding_a_recipient_keeps_the_data_key_and_sops_opens_with_it() {
+    let e = env();
+    let a = e.sops_seal("secrets/a.json", PLAIN_JSON, &[&e.admin.1]);
+    let b = e.sops_seal("secrets/sub/b.env", b"USER=app\nPASS=hunter2\n", &[&e.admin.1]);
+    let c = e.sops_seal("secrets/cert.bin", b"\x00binary\xffdata", &[&e.admin.1]);
+    e.rules(&["admin", "host2"]);
+    let before = values_and_mac(&a);
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(plan.contains("+ host2"), "{plan}");
+    assert!(plan.contains("data key kept"), "{plan}");
+    assert!(plan.contains("updated 3 file(s)"), "{plan}");
+    assert_eq!(values_and_mac(&a), before, "values, MAC and lastmodified kept");
+    for f in [&a, &b, &c] {
+        let out = e.sops_decrypt(f, &e.host2.0);
+        assert!(out.status.success(), "{}: {}", f.display(), text(&out.stderr));
+    }
+    assert_eq!(text(&e.sops_decrypt(&a, &e.host2.0).stdout), text(PLAIN_JSON));
+    assert_eq!(e.sops_decrypt(&c, &e.host2.0).stdout, b"\x00binary\xffdata");
+}
+
+#[test]
+fn removing_a_recipient_rotates_the_key_and_the_removed_key_gets_exit_3() {
+    let e = env();
+    let a = e.sops_seal("secrets/a.json", PLAIN_JSON, &[&e.admin.1, &e.host1.1]);
+    let b = e.sops_seal("secrets/b.ini", b"[db]\npass = x\n", &[&e.admin.1, &e.host1.1]);
+    e.rules(&["admin", "host2"]);
+    let before = values_and_mac(&a);
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(plan.contains("- host1") && plan.contains("+ host2"), "{plan}");
+    assert!(plan.contains("new data key"), "{plan}");
+    let after = values_and_mac(&a);
+    assert_ne!(after.0["token"], before.0["token"], "values re-encrypted");
+    assert_ne!(after.1, before.1, "new MAC");
+    for f in [&a, &b] {
+        assert!(e.sops_decrypt(f, &e.admin.0).status.success());
+        assert!(e.sops_decrypt(f, &e.host2.0).status.success());
+        assert!(!e.sops_decrypt(f, &e.host1.0).status.success());
+        let out = e.hs(&e.host1.0, &["decrypt", f.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    }
+    assert_eq!(text(&e.sops_decrypt(&a, &e.admin.0).stdout), text(PLAIN_JSON));
+}
+
+#[test]
+fn a_run_with_nothing_to_do_writes_nothing() {
+    let e = env();
+    let a = e.sops_seal("secrets/a.json", PLAIN_JSON, &[&e.host2.1, &e.admin.1]);
+    e.rules(&["admin", "host2"]);
+    let bytes = std::fs::read(&a).unwrap();
+    let mtime = std::fs::metadata(&a).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("nothing to do"));
+    assert_eq!(std::fs::read(&a).unwrap(), bytes);
+    assert_eq!(std::fs::metadata(&a).unwrap().modified().unwrap(), mtime);
+}
+
+#[test]
+fn one_unopenable_file_means_nothing_is_written() {
+    let e = env();
+    let a = e.sops_seal("secrets/a.json", PLAIN_JSON, &[&e.admin.1]);
+    let b = e.sops_seal("secrets/b.json", PLAIN_JSON, &[&e.host1.1]);
+    e.rules(&["admin", "host2"]);
+    let (old_a, old_b) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("secrets/b.json") && err.contains("nothing written"), "{err}");
+    assert!(!err.contains("secrets/a.json:"), "{err}");
+    assert_eq!(std::fs::read(&a).unwrap(), old_a);
+    assert_eq!(std::fs::read(&b).unwrap(), old_b);
+    assert_eq!(std::fs::read_dir(e.p("secrets")).unwrap().count(), 3);
+    // With --skip-unopenable the others go ahead.
+    let out = e.hs(
+        &e.admin.0,
+        &["updatekeys", "-y", "--skip-unopenable", "secrets"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(e.sops_decrypt(&a, &e.host2.0).status.success());
+    assert_eq!(std::fs::read(&b).unwrap(), old_b);
+}
+
+#[test]
+fn no_prompt_without_a_terminal_and_without_y() {
+    let e = env();
+    let a = e.sops_seal("secrets/a.json", PLAIN_JSON, &[&e.admin.1]);
+    e.rules(&["admin", "host2"]);
+    let old = std::fs::read(&a).unwrap();
+    let out = e.hs(&e.admin.0, &["updatekeys", "secrets"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("-y"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&a).unwrap(), old);
+}
+
+#[test]
+fn a_named_file_without_rule_is_exit_6_and_nothing_is_written() {
+    let e = env();
+    std::fs::create_dir_all(e.p("other")).unwrap();
+    let a = e.sops_seal("secrets/a.json", PLAIN_JSON, &[&e.admin.1]);
+    let o = e.sops_seal("other/o.json", PLAIN_JSON, &[&e.admin.1]);
+    e.rules(&["admin", "host2"]);
+    let old = std::fs::read(&a).unwrap();
+    let out = e.hs(
+        &e.admin.0,
+        &["updatekeys", "-y", "secrets/a.json", o.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&a).unwrap(), old);
+    // In a directory walk, such files are skipped (and listed with -v).
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "-v", "."]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("other/o.json (no creation rule matches)"));
+    assert!(e.sops_decrypt(&a, &e.host2.0).status.success());
+}
+
+#[test]
+fn whole_file_age_is_rekeyed_only_with_include_age() {
+    let e = env();
+    let f = e.p("secrets/tunnel.age");
+    run_ok(
+        std::process::Command::new("age")
+            .args(["-r", &e.admin.1, "-o"])
+            .arg(&f)
+            .arg(e.p(".sops.yaml").parent().unwrap().join("admin.key")),
+    );
+    e.rules(&["admin", "host2"]);
+    let old = std::fs::read(&f).unwrap();
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "-v", "secrets"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(&f).unwrap(), old);
+    assert!(text(&out.stderr).contains("--include-age"));
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "--include-age", "secrets"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plain = run_ok(
+        std::process::Command::new("age")
+            .args(["-d", "-i"])
+            .arg(&e.host2.0)
+            .arg(&f),
+    );
+    assert_eq!(plain, std::fs::read(&e.admin.0).unwrap());
+}
+
+#[test]
+fn key_groups_and_threshold_follow_the_rule() {
+    let e = env();
+    let a = e.sops_seal("secrets/a.json", PLAIN_JSON, &[&e.admin.1]);
+    let text_rules = format!(
+        "creation_rules:\n  - path_regex: ^secrets/\n    shamir_threshold: 2\n    key_groups:\n      - age: ['{}']\n      - age: ['{}', '{}']\n",
+        e.admin.1, e.host1.1, e.host2.1
+    );
+    std::fs::write(e.p(".sops.yaml"), text_rules).unwrap();
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&a).unwrap()).unwrap();
+    assert_eq!(v["sops"]["shamir_threshold"], 2);
+    assert_eq!(v["sops"]["key_groups"].as_array().unwrap().len(), 2);
+    // Both groups are needed: admin + host2 open it with sops, admin alone does not.
+    let both = e.p("both.key");
+    let mut keys = std::fs::read(&e.admin.0).unwrap();
+    keys.extend(std::fs::read(&e.host2.0).unwrap());
+    std::fs::write(&both, keys).unwrap();
+    assert!(e.sops_decrypt(&a, &both).status.success());
+    assert!(!e.sops_decrypt(&a, &e.admin.0).status.success());
+    // Running again changes nothing.
+    let bytes = std::fs::read(&a).unwrap();
+    let out = e.hs(&both, &["updatekeys", "-y", "secrets"]);
+    assert!(text(&out.stdout).contains("nothing to do"));
+    assert_eq!(std::fs::read(&a).unwrap(), bytes);
+}
+
+/// kill -9 at random moments of a run over many files: each file is its old bytes or a new
+/// valid file; the temporary files left behind are removed by the re-run, which completes.
+#[test]
+fn kill_9_leaves_every_file_old_or_new_and_a_rerun_completes() {
+    let e = env();
+    const N: usize = 24;
+    let mut originals = Vec::new();
+    for i in 0..N {
+        let name = format!("secrets/f{i:02}.json");
+        let p = e.sops_seal(&name, PLAIN_JSON, &[&e.admin.1, &e.host1.1]);
+        originals.push((p.clone(), std::fs::read(&p).unwrap()));
+    }
+    e.rules(&["admin", "host2"]);
+    for round in 0..5u64 {
+        for (p, bytes) in &originals {
+            std::fs::write(p, bytes).unwrap();
+        }
+        let mut child = hostseal(e.dir.path())
+            .env("SOPS_AGE_KEY_FILE", &e.admin.0)
+            .args(["updatekeys", "-y", "secrets"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = (rand::random::<u64>() % 60).saturating_add(round * 5);
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        for (p, old) in &originals {
+            let now = std::fs::read(p).unwrap();
+            if &now != old {
+                let out = e.hs(&e.host2.0, &["decrypt", p.to_str().unwrap()]);
+                assert!(out.status.success(), "round {round}: {} invalid", p.display());
+                assert_eq!(out.stdout, PLAIN_JSON);
+            }
+        }
+    }
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let leftovers: Vec<String> = std::fs::read_dir(e.p("secrets"))
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("hostseal-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    for (p, _) in &originals {
+        let out = e.sops_decrypt(p, &e.host2.0);
+        assert!(out.status.success(), "{}", p.display());
+        assert!(!e.sops_decrypt(p, &e.host1.0).status.success());
+    }
+}
