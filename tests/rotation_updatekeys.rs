@@ -222,7 +222,7 @@ fn whole_file_age_is_rekeyed_only_with_include_age() {
         std::process::Command::new("age")
             .args(["-r", &e.admin.1, "-o"])
             .arg(&f)
-            .arg(e.p(".sops.yaml").parent().unwrap().join("admin.key")),
+            .arg(&e.admin.0),
     );
     e.rules(&["admin", "host2"]);
     let old = std::fs::read(&f).unwrap();
@@ -282,7 +282,12 @@ fn kill_9_leaves_every_file_old_or_new_and_a_rerun_completes() {
         originals.push((p.clone(), std::fs::read(&p).unwrap()));
     }
     e.rules(&["admin", "host2"]);
-    for round in 0..5u64 {
+    // Time one whole run, then kill later runs at random moments within that span.
+    let start = std::time::Instant::now();
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let span = u64::try_from(start.elapsed().as_millis()).unwrap().max(10);
+    for round in 0..6u64 {
         for (p, bytes) in &originals {
             std::fs::write(p, bytes).unwrap();
         }
@@ -294,18 +299,22 @@ fn kill_9_leaves_every_file_old_or_new_and_a_rerun_completes() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let delay = (rand::random::<u64>() % 60).saturating_add(round * 5);
+        // Spread the kills over reading, staging and renaming.
+        let delay = rand::random::<u64>() % span;
         std::thread::sleep(std::time::Duration::from_millis(delay));
         let _ = child.kill();
         let _ = child.wait();
+        let mut changed = 0;
         for (p, old) in &originals {
             let now = std::fs::read(p).unwrap();
             if &now != old {
+                changed += 1;
                 let out = e.hs(&e.host2.0, &["decrypt", p.to_str().unwrap()]);
                 assert!(out.status.success(), "round {round}: {} invalid", p.display());
                 assert_eq!(out.stdout, PLAIN_JSON);
             }
         }
+        eprintln!("round {round}: killed after {delay} ms, {changed}/{N} files new");
     }
     let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
