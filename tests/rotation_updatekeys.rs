@@ -52,12 +52,8 @@ impl Env {
     /// Writes plaintext and seals it in place with the real sops to `recipients`.
     fn sops_seal(&self, name: &str, plain: &[u8], recipients: &[&str]) -> PathBuf {
         let path = self.p(name);
-        std::fs::write(&path, plain).unwrap();
-        run_ok(
-            sops(self.dir.path())
-                .args(["encrypt", "-i", "--age", &recipients.join(",")])
-                .arg(&path),
-        );
+        let bytes = sops_seal_outside(plain, &path, recipients);
+        std::fs::write(&path, bytes).unwrap();
         path
     }
 
@@ -80,6 +76,19 @@ impl Env {
     }
 }
 
+/// Seals `plain` with the real sops in a directory of its own (no `.sops.yaml` in reach: sops
+/// refuses `--age` when a rules file has no rule for the path), named like `like`.
+fn sops_seal_outside(plain: &[u8], like: &Path, recipients: &[&str]) -> Vec<u8> {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join(like.file_name().unwrap());
+    std::fs::write(&f, plain).unwrap();
+    run_ok(
+        sops(d.path())
+            .args(["encrypt", "--age", &recipients.join(",")])
+            .arg(&f),
+    )
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -97,7 +106,11 @@ const PLAIN_JSON: &[u8] = b"{\n\t\"token\": \"s3cret\",\n\t\"port\": 8443\n}\n";
 fn adding_a_recipient_keeps_the_data_key_and_sops_opens_with_it() {
     let e = env();
     let a = e.sops_seal("secrets/a.json", PLAIN_JSON, &[&e.admin.1]);
-    let b = e.sops_seal("secrets/sub/b.env", b"USER=app\nPASS=hunter2\n", &[&e.admin.1]);
+    let b = e.sops_seal(
+        "secrets/sub/b.env",
+        b"USER=app\nPASS=hunter2\n",
+        &[&e.admin.1],
+    );
     let c = e.sops_seal("secrets/cert.bin", b"\x00binary\xffdata", &[&e.admin.1]);
     e.rules(&["admin", "host2"]);
     let before = values_and_mac(&a);
@@ -107,12 +120,24 @@ fn adding_a_recipient_keeps_the_data_key_and_sops_opens_with_it() {
     assert!(plan.contains("+ host2"), "{plan}");
     assert!(plan.contains("data key kept"), "{plan}");
     assert!(plan.contains("updated 3 file(s)"), "{plan}");
-    assert_eq!(values_and_mac(&a), before, "values, MAC and lastmodified kept");
+    assert_eq!(
+        values_and_mac(&a),
+        before,
+        "values, MAC and lastmodified kept"
+    );
     for f in [&a, &b, &c] {
         let out = e.sops_decrypt(f, &e.host2.0);
-        assert!(out.status.success(), "{}: {}", f.display(), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            f.display(),
+            text(&out.stderr)
+        );
     }
-    assert_eq!(text(&e.sops_decrypt(&a, &e.host2.0).stdout), text(PLAIN_JSON));
+    assert_eq!(
+        text(&e.sops_decrypt(&a, &e.host2.0).stdout),
+        text(PLAIN_JSON)
+    );
     assert_eq!(e.sops_decrypt(&c, &e.host2.0).stdout, b"\x00binary\xffdata");
 }
 
@@ -120,13 +145,20 @@ fn adding_a_recipient_keeps_the_data_key_and_sops_opens_with_it() {
 fn removing_a_recipient_rotates_the_key_and_the_removed_key_gets_exit_3() {
     let e = env();
     let a = e.sops_seal("secrets/a.json", PLAIN_JSON, &[&e.admin.1, &e.host1.1]);
-    let b = e.sops_seal("secrets/b.ini", b"[db]\npass = x\n", &[&e.admin.1, &e.host1.1]);
+    let b = e.sops_seal(
+        "secrets/b.ini",
+        b"[db]\npass = x\n",
+        &[&e.admin.1, &e.host1.1],
+    );
     e.rules(&["admin", "host2"]);
     let before = values_and_mac(&a);
     let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plan = text(&out.stdout);
-    assert!(plan.contains("- host1") && plan.contains("+ host2"), "{plan}");
+    assert!(
+        plan.contains("- host1") && plan.contains("+ host2"),
+        "{plan}"
+    );
     assert!(plan.contains("new data key"), "{plan}");
     let after = values_and_mac(&a);
     assert_ne!(after.0["token"], before.0["token"], "values re-encrypted");
@@ -138,7 +170,10 @@ fn removing_a_recipient_rotates_the_key_and_the_removed_key_gets_exit_3() {
         let out = e.hs(&e.host1.0, &["decrypt", f.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     }
-    assert_eq!(text(&e.sops_decrypt(&a, &e.admin.0).stdout), text(PLAIN_JSON));
+    assert_eq!(
+        text(&e.sops_decrypt(&a, &e.admin.0).stdout),
+        text(PLAIN_JSON)
+    );
 }
 
 #[test]
@@ -166,7 +201,10 @@ fn one_unopenable_file_means_nothing_is_written() {
     let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("secrets/b.json") && err.contains("nothing written"), "{err}");
+    assert!(
+        err.contains("secrets/b.json") && err.contains("nothing written"),
+        "{err}"
+    );
     assert!(!err.contains("secrets/a.json:"), "{err}");
     assert_eq!(std::fs::read(&a).unwrap(), old_a);
     assert_eq!(std::fs::read(&b).unwrap(), old_b);
@@ -230,7 +268,10 @@ fn whole_file_age_is_rekeyed_only_with_include_age() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(std::fs::read(&f).unwrap(), old);
     assert!(text(&out.stderr).contains("--include-age"));
-    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "--include-age", "secrets"]);
+    let out = e.hs(
+        &e.admin.0,
+        &["updatekeys", "-y", "--include-age", "secrets"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let plain = run_ok(
         std::process::Command::new("age")
@@ -310,7 +351,11 @@ fn kill_9_leaves_every_file_old_or_new_and_a_rerun_completes() {
             if &now != old {
                 changed += 1;
                 let out = e.hs(&e.host2.0, &["decrypt", p.to_str().unwrap()]);
-                assert!(out.status.success(), "round {round}: {} invalid", p.display());
+                assert!(
+                    out.status.success(),
+                    "round {round}: {} invalid",
+                    p.display()
+                );
                 assert_eq!(out.stdout, PLAIN_JSON);
             }
         }
