@@ -375,3 +375,16 @@ fn kill_9_leaves_every_file_old_or_new_and_a_rerun_completes() {
         assert!(!e.sops_decrypt(p, &e.host1.0).status.success());
     }
 }
+
+#[test]
+fn stale_temporary_files_are_removed_by_the_next_run() {
+    let e = env();
+    e.sops_seal("secrets/a.json", PLAIN_JSON, &[&e.admin.1]);
+    e.rules(&["admin"]);
+    let stale = e.p("secrets/.a.json.hostseal-tmp-AbC123");
+    std::fs::write(&stale, b"half").unwrap();
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("nothing to do"));
+    assert!(!stale.exists());
+}

@@ -18,6 +18,8 @@ pub fn run(args: &RotateArgs) -> Result<u8, Error> {
     let walk = crate::rotation::walk::collect(&args.paths)?;
     let config = super::encrypt::config_path(args.config.as_deref());
     let loaded = job::load(walk, config.as_deref());
+    // Temporary files of an interrupted run are removed by the next one (SPEC §1).
+    crate::rotation::apply::remove_stale_temps(loaded.files.iter().map(|f| f.path.as_path()));
     let mut errors = loaded.errors;
     let mut skipped = loaded.skipped;
     let mut planned = Vec::new();

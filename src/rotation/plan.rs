@@ -412,4 +412,35 @@ mod tests {
         assert!(d.removes_access());
         assert!(Target::from_metadata(&m).is_err());
     }
+
+    fn pool() -> &'static [String] {
+        static POOL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        POOL.get_or_init(|| (0..6).map(|_| crate::keys::generate().1).collect())
+    }
+
+    proptest::proptest! {
+        /// Over random old and new recipient sets (in any order, with repeats): no change
+        /// exactly when the sets are equal, a rotation exactly when something is removed, and
+        /// one `+`/`-` line per recipient in the symmetric difference.
+        #[test]
+        fn diff_matches_set_algebra(
+            old in proptest::collection::vec(0usize..6, 1..8),
+            new in proptest::collection::vec(0usize..6, 1..8),
+        ) {
+            use std::collections::BTreeSet;
+            let p = pool();
+            let old_texts: Vec<&str> = old.iter().map(|i| p[*i].as_str()).collect();
+            let new_texts: Vec<String> = new.iter().map(|i| p[*i].clone()).collect();
+            let target = Target {
+                groups: vec![parse_group(new_texts.iter().map(String::as_str)).unwrap()],
+                threshold: None,
+            };
+            let d = diff(&md(&[&old_texts], None), &target);
+            let o: BTreeSet<usize> = old.into_iter().collect();
+            let n: BTreeSet<usize> = new.into_iter().collect();
+            proptest::prop_assert_eq!(d.is_empty(), o == n);
+            proptest::prop_assert_eq!(d.removes_access(), !o.is_subset(&n));
+            proptest::prop_assert_eq!(d.changes.len(), o.symmetric_difference(&n).count());
+        }
+    }
 }
