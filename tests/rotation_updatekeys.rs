@@ -100,6 +100,8 @@ fn values_and_mac(path: &Path) -> (serde_json::Value, serde_json::Value, serde_j
     (v, sops["mac"].clone(), sops["lastmodified"].clone())
 }
 
+const PLAIN_YAML: &[u8] =
+    b"# who\napp:\n    user: bob\n    pass: hunter2\nports:\n    - 1\n    - two\n";
 const PLAIN_JSON: &[u8] = b"{\n\t\"token\": \"s3cret\",\n\t\"port\": 8443\n}\n";
 
 #[test]
@@ -112,6 +114,7 @@ fn adding_a_recipient_keeps_the_data_key_and_sops_opens_with_it() {
         &[&e.admin.1],
     );
     let c = e.sops_seal("secrets/cert.bin", b"\x00binary\xffdata", &[&e.admin.1]);
+    let d = e.sops_seal("secrets/d.yaml", PLAIN_YAML, &[&e.admin.1]);
     e.rules(&["admin", "host2"]);
     let before = values_and_mac(&a);
     let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
@@ -119,13 +122,13 @@ fn adding_a_recipient_keeps_the_data_key_and_sops_opens_with_it() {
     let plan = text(&out.stdout);
     assert!(plan.contains("+ host2"), "{plan}");
     assert!(plan.contains("data key kept"), "{plan}");
-    assert!(plan.contains("updated 3 file(s)"), "{plan}");
+    assert!(plan.contains("updated 4 file(s)"), "{plan}");
     assert_eq!(
         values_and_mac(&a),
         before,
         "values, MAC and lastmodified kept"
     );
-    for f in [&a, &b, &c] {
+    for f in [&a, &b, &c, &d] {
         let out = e.sops_decrypt(f, &e.host2.0);
         assert!(
             out.status.success(),
@@ -139,6 +142,9 @@ fn adding_a_recipient_keeps_the_data_key_and_sops_opens_with_it() {
         text(PLAIN_JSON)
     );
     assert_eq!(e.sops_decrypt(&c, &e.host2.0).stdout, b"\x00binary\xffdata");
+    let yaml = e.sops_decrypt(&d, &e.host2.0).stdout;
+    assert!(text(&yaml).contains("pass: hunter2"), "{}", text(&yaml));
+    assert!(text(&yaml).contains("# who"), "{}", text(&yaml));
 }
 
 #[test]
@@ -150,6 +156,7 @@ fn removing_a_recipient_rotates_the_key_and_the_removed_key_gets_exit_3() {
         b"[db]\npass = x\n",
         &[&e.admin.1, &e.host1.1],
     );
+    let y = e.sops_seal("secrets/y.yaml", PLAIN_YAML, &[&e.admin.1, &e.host1.1]);
     e.rules(&["admin", "host2"]);
     let before = values_and_mac(&a);
     let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
@@ -163,7 +170,7 @@ fn removing_a_recipient_rotates_the_key_and_the_removed_key_gets_exit_3() {
     let after = values_and_mac(&a);
     assert_ne!(after.0["token"], before.0["token"], "values re-encrypted");
     assert_ne!(after.1, before.1, "new MAC");
-    for f in [&a, &b] {
+    for f in [&a, &b, &y] {
         assert!(e.sops_decrypt(f, &e.admin.0).status.success());
         assert!(e.sops_decrypt(f, &e.host2.0).status.success());
         assert!(!e.sops_decrypt(f, &e.host1.0).status.success());
