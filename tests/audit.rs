@@ -208,3 +208,33 @@ fn ssh_host_key_matches_its_derived_age_key_and_age_file_tags() {
     );
     assert!(t.contains("    unknown\n"), "{t}");
 }
+
+#[test]
+fn sops_nix_peer_file_opens_for_its_ssh_host_key() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("secrets.yaml");
+    std::fs::copy(common::peer("sops-nix/secrets.yaml"), &f).unwrap();
+    let ssh_pub = std::fs::read_to_string(common::peer("sops-nix/ssh-ed25519-key.pub")).unwrap();
+    let hs = |args: &[&str]| hostseal(d.path()).args(args).output().unwrap();
+    let out = hs(&[
+        "audit",
+        "--recipient",
+        ssh_pub.trim(),
+        "--require",
+        "secrets.yaml",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let other = age_keygen(d.path(), "other").1;
+    let out = hs(&["audit", "--recipient", &other, "--require", "secrets.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = hs(&["audit", "secrets.yaml"]);
+    let t = text(&out.stdout);
+    assert!(
+        t.starts_with("secrets.yaml (yaml): no rule matches\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs"),
+        "{t}"
+    );
+}

@@ -395,3 +395,35 @@ fn stale_temporary_files_are_removed_by_the_next_run() {
     assert!(text(&out.stdout).contains("nothing to do"));
     assert!(!stale.exists());
 }
+
+/// sops-nix's own test file (two age recipients and a PGP key): bringing it in line with a
+/// rule drops the PGP key, so the data key is rotated; sops opens the result.
+#[test]
+fn sops_nix_peer_file_loses_its_pgp_key_and_sops_opens_it() {
+    let e = env();
+    let f = e.p("secrets/peer.yaml");
+    std::fs::copy(common::peer("sops-nix/secrets.yaml"), &f).unwrap();
+    let peer_keys = common::peer("sops-nix/age-keys.txt");
+    let rules = format!(
+        "keys:\n  - &host2 {}\ncreation_rules:\n  - path_regex: ^secrets/\n    age: age1yt3tfqlfrwdwx0z0ynwplcr6qxcxfaqycuprpmy89nr83ltx74tqdpszlw, {}\n",
+        e.host2.1, e.host2.1
+    );
+    std::fs::write(e.p(".sops.yaml"), rules).unwrap();
+    let out = e.hs(&peer_keys, &["updatekeys", "-y", "secrets"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plan = text(&out.stdout);
+    assert!(plan.contains("new data key"), "{plan}");
+    assert!(
+        plan.contains("- pgp keys") && plan.contains("+ host2"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("- age1a8pk4akrdamj7nvqy3zywgtny8dxz7t5xzu7u8v9mhrayp9freqsqatyrs"),
+        "{plan}"
+    );
+    for key in [e.host2.0.as_path(), peer_keys.as_path()] {
+        let out = e.sops_decrypt(&f, key);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("test_key: test_value"));
+    }
+}
