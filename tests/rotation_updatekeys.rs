@@ -427,3 +427,52 @@ fn sops_nix_peer_file_loses_its_pgp_key_and_sops_opens_it() {
         assert!(text(&out.stdout).contains("test_key: test_value"));
     }
 }
+
+/// On a terminal the plan is confirmed with `y`; anything else writes nothing. Runs under
+/// util-linux `script` for a pseudo-terminal (skipped, visibly, where it is missing).
+#[test]
+fn on_a_terminal_the_answer_decides() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED: util-linux `script` not found (needed for a pseudo-terminal)");
+        return;
+    }
+    let e = env();
+    let a = e.sops_seal("secrets/a.json", PLAIN_JSON, &[&e.admin.1]);
+    e.rules(&["admin", "host2"]);
+    let old = std::fs::read(&a).unwrap();
+    let run = |answer: &str| {
+        let cmd = format!("{} updatekeys secrets", env!("CARGO_BIN_EXE_hostseal"));
+        let mut c = std::process::Command::new("script");
+        c.current_dir(e.dir.path())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", e.dir.path())
+            .env("SOPS_AGE_KEY_FILE", &e.admin.0)
+            .args(["-qec", &cmd, "/dev/null"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut p = c.spawn().unwrap();
+        use std::io::Write;
+        p.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+        p.wait_with_output().unwrap()
+    };
+    let out = run("n");
+    assert!(text(&out.stdout).contains("[y/N]"), "{}", text(&out.stdout));
+    assert_eq!(std::fs::read(&a).unwrap(), old);
+    let out = run("y");
+    assert!(
+        text(&out.stdout).contains("updated 1 file(s)"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(e.sops_decrypt(&a, &e.host2.0).status.success());
+}

@@ -215,7 +215,12 @@ pub(crate) fn finish(
     skip_unopenable: bool,
     verb: &str,
 ) -> Result<u8, Error> {
-    match job::execute(planned, ids, skip_unopenable) {
+    let mut progress = Progress::new(planned.len());
+    let result = job::execute(planned, ids, skip_unopenable, &mut |i, n| {
+        progress.show(i, n)
+    });
+    progress.clear();
+    match result {
         Err(ExecError::Unopenable(errors)) => Err(fail_listed(
             &errors,
             "these files cannot be opened: nothing written",
@@ -235,6 +240,41 @@ pub(crate) fn finish(
             }
             write_stdout(format!("{verb} {} file(s)\n", outcome.written.len()).as_bytes())?;
             Ok(0)
+        }
+    }
+}
+
+/// A one-line counter on stderr while files are opened, shown only on a terminal and only for
+/// runs over many files (quiet otherwise).
+struct Progress {
+    on: bool,
+}
+
+/// From how many files on a progress line is worth showing.
+const PROGRESS_FROM: usize = 20;
+
+impl Progress {
+    fn new(total: usize) -> Self {
+        Progress {
+            on: total >= PROGRESS_FROM && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&mut self, done: usize, total: usize) {
+        if self.on {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\rhostseal: re-keying {}/{total}",
+                done.saturating_add(1)
+            );
+            let _ = err.flush();
+        }
+    }
+
+    fn clear(&mut self) {
+        if self.on {
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
         }
     }
 }

@@ -188,15 +188,18 @@ pub struct Outcome {
 /// Opens and rewrites every planned file, then writes them: all beside their originals first,
 /// then each renamed into place. If a file cannot be opened, nothing is written and every such
 /// file is returned — unless `skip_unopenable`, which leaves those files out.
+/// `progress(done, total)` is called after each file is opened and rewritten in memory.
 pub fn execute(
     planned: &[Planned],
     ids: &IdentitySet,
     skip_unopenable: bool,
+    progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Outcome, ExecError> {
     let mut outcome = Outcome::default();
     let mut ready = Vec::new();
     let mut failures = Vec::new();
-    for p in planned {
+    for (i, p) in planned.iter().enumerate() {
+        progress(i, planned.len());
         match p.produce(ids) {
             Ok(bytes) => ready.push((p, bytes)),
             Err(e) => failures.push(e.with_file(p.file.path.display().to_string())),
