@@ -4,7 +4,7 @@
 
 use super::io::write_stdout;
 use super::updatekeys::{
-    confirm, fail_listed, finish, in_rules, render_plan, show_skipped, skip, Step,
+    confirm, fail_listed, finish, in_rules, note_age_skipped, render_plan, skip, Step,
 };
 use crate::cli::RotateArgs;
 use crate::error::Error;
@@ -31,17 +31,7 @@ pub fn run(args: &RotateArgs) -> Result<u8, Error> {
             Err(e) => errors.push(e),
         }
     }
-    show_skipped(&skipped, false);
-    let age = skipped
-        .iter()
-        .filter(|s| s.reason.starts_with("whole-file age"))
-        .count();
-    if age > 0 {
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "note: {age} whole-file age file(s) left out (use `updatekeys --include-age`)"
-        );
-    }
+    note_age_skipped(&skipped, "rekey them with `updatekeys --include-age`");
     if !errors.is_empty() {
         return Err(fail_listed(&errors, "nothing written"));
     }

@@ -35,6 +35,7 @@ pub fn run(args: &UpdatekeysArgs) -> Result<u8, Error> {
         }
     }
     show_skipped(&skipped, args.verbose);
+    note_age_skipped(&skipped, "use --include-age");
     if !errors.is_empty() {
         return Err(fail_listed(&errors, "nothing written"));
     }
@@ -143,6 +144,20 @@ pub(crate) fn show_skipped(skipped: &[Skipped], verbose: bool) {
     let mut err = std::io::stderr().lock();
     for s in skipped {
         let _ = writeln!(err, "skipped: {} ({})", s.path.display(), s.reason);
+    }
+}
+
+/// A one-line note when whole-file age files were left out (they are easy to forget).
+pub(crate) fn note_age_skipped(skipped: &[Skipped], what_to_do: &str) {
+    let n = skipped
+        .iter()
+        .filter(|s| s.reason.starts_with("whole-file age"))
+        .count();
+    if n > 0 {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "note: {n} whole-file age file(s) left out ({what_to_do})"
+        );
     }
 }
 
