@@ -198,4 +198,38 @@ mod tests {
         assert_eq!(agef::decrypt(&new, &ids_b).unwrap().expose(), b"payload");
         assert!(agef::decrypt(&new, &ids_a).is_err());
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+        /// Random flat documents in every tree store: after a re-wrap and after a
+        /// re-encryption, the file opens for the new recipient to the same plaintext.
+        #[test]
+        fn rekeyed_files_open_to_the_same_plaintext(
+            entries in proptest::collection::btree_map("[a-z]{1,8}", "[ -~]{0,24}", 1..6),
+            store in proptest::sample::select(vec![Format::Json, Format::Yaml, Format::Dotenv]),
+        ) {
+            let (ids_a, a) = id();
+            let (ids_b, b) = id();
+            let mut doc = crate::format::tree::Map::default();
+            for (k, v) in &entries {
+                doc.push(k.clone(), crate::format::tree::Node::str(v.clone()));
+            }
+            let tree = crate::format::tree::Tree { docs: vec![doc] };
+            let params = SealParams {
+                groups: vec![vec![a.clone()]],
+                threshold: None,
+                leaf_rule: LeafRule::default(),
+                mac_only_encrypted: false,
+            };
+            let emit = EmitOptions::default();
+            let old = sops::seal(&tree, store, &params, &emit).unwrap();
+            let target = Target { groups: vec![vec![a, b]], threshold: None };
+            let wrapped = rewrap(&old, store, &target, &ids_a, &emit).unwrap();
+            let fresh = reencrypt(&old, store, &target, None, &ids_a, &emit).unwrap();
+            for bytes in [&wrapped, &fresh] {
+                let opened = sops::open(bytes, store, &ids_b).unwrap();
+                proptest::prop_assert_eq!(&opened.tree, &tree);
+            }
+        }
+    }
 }

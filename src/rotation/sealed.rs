@@ -177,4 +177,16 @@ mod tests {
             .unwrap();
         assert_eq!(c.kind, FileKind::Age { armored: true });
     }
+
+    proptest::proptest! {
+        /// Any bytes under any of the extensions: an answer, never a panic.
+        #[test]
+        fn arbitrary_input_never_panics(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            ext in proptest::sample::select(vec!["json", "yaml", "env", "ini", "age", "bin", ""]),
+        ) {
+            let name = format!("f.{ext}");
+            let _ = classify(Path::new(&name), &bytes);
+        }
+    }
 }
