@@ -83,8 +83,23 @@ fn read_sealed(path: &Path) -> Result<Option<(Vec<u8>, Classified)>, Error> {
     if meta.len() > MAX_INPUT as u64 {
         return Ok(None);
     }
+    if !super::sealed::may_be_sealed(path, &read_prefix(path)?) {
+        return Ok(None);
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
     Ok(classify(path, &bytes)?.map(|c| (bytes, c)))
+}
+
+/// The first bytes of a file, enough to rule out most files without reading them whole
+/// (a directory walk meets build outputs, images, archives).
+fn read_prefix(path: &Path) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
+    let mut buf = Vec::with_capacity(super::sealed::PREFIX_LEN);
+    f.take(super::sealed::PREFIX_LEN as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::io(path, &e))?;
+    Ok(buf)
 }
 
 /// Rules files by directory (every file of a directory has the same nearest rules file).

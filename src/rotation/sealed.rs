@@ -46,6 +46,27 @@ pub struct Classified {
 /// The magic first line of a binary age file.
 const AGE_MAGIC: &[u8] = b"age-encryption.org/v1\n";
 
+/// How many leading bytes [`may_be_sealed`] looks at.
+pub const PREFIX_LEN: usize = 64;
+
+/// A cheap first look at a file's leading bytes: `false` only when it cannot be a sealed file.
+/// Files named for a tree store always pass (YAML, dotenv and INI can start with anything);
+/// others must start like an age file or, after whitespace, a JSON object.
+pub fn may_be_sealed(path: &Path, prefix: &[u8]) -> bool {
+    if prefix.starts_with(AGE_MAGIC) || prefix.starts_with(b"-----BEGIN AGE ENCRYPTED FILE") {
+        return true;
+    }
+    match Format::from_path(path) {
+        Format::Binary | Format::Age => {
+            let start = prefix.iter().find(|b| !b.is_ascii_whitespace());
+            // An armored age file may have leading whitespace; a JSON envelope starts with `{`.
+            matches!(start, Some(b'{') | Some(b'-'))
+                || start.is_none() && prefix.len() == PREFIX_LEN
+        }
+        _ => true,
+    }
+}
+
 /// Recognises a sealed file; `Ok(None)` when the bytes are not a sealed file of any kind we
 /// read (plaintext, another format). A sops file whose metadata is damaged is an error (exit 5)
 /// naming no content.
@@ -163,6 +184,23 @@ mod tests {
     fn damaged_metadata_is_malformed() {
         let e = classify(Path::new("a.json"), br#"{"a": 1, "sops": {"age": 3}}"#).unwrap_err();
         assert_eq!(e.exit_code(), 5);
+    }
+
+    #[test]
+    fn prefix_check_rules_out_only_impossible_files() {
+        assert!(may_be_sealed(Path::new("x.bin"), b"  {\"data\""));
+        assert!(may_be_sealed(
+            Path::new("x.age"),
+            b"age-encryption.org/v1\n"
+        ));
+        assert!(may_be_sealed(
+            Path::new("x"),
+            b"\n-----BEGIN AGE ENCRYPTED FILE-----"
+        ));
+        assert!(may_be_sealed(Path::new("x.yaml"), b"\x89PNG"));
+        assert!(!may_be_sealed(Path::new("x.png"), b"\x89PNG\r\n"));
+        assert!(!may_be_sealed(Path::new("x.bin"), b""));
+        assert!(!may_be_sealed(Path::new("x.age"), b"plain text"));
     }
 
     #[test]
