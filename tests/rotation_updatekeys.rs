@@ -257,6 +257,11 @@ fn a_named_file_without_rule_is_exit_6_and_nothing_is_written() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("other/o.json (no creation rule matches)"));
     assert!(e.sops_decrypt(&a, &e.host2.0).status.success());
+    // With no rules file at all, a directory walk is a configuration error too.
+    std::fs::remove_file(e.p(".sops.yaml")).unwrap();
+    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "other"]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no .sops.yaml found"));
 }
 
 #[test]

@@ -72,7 +72,9 @@ fn plan_one(f: Loaded, include_age: bool) -> Result<Step, Error> {
     let rules = f.rules.clone();
     let rule = rules.as_ref().and_then(|r| r.rule_for(&f.path));
     let Some(rule) = rule else {
-        if !f.explicit {
+        // Below a directory, files no rule covers are left out; but with no rules file at
+        // all there is nothing to update to: a configuration error.
+        if !f.explicit && f.rules.is_some() {
             return Ok(skip(f.path, "no creation rule matches"));
         }
         return Err(no_rule(&f).with_file(shown));
