@@ -90,6 +90,8 @@ struct Pending {
     col: usize,
     /// Separated from the next token by a blank line.
     free: bool,
+    /// A same-line comment after a bare `- `: it heads the collection that follows.
+    after_dash: bool,
 }
 
 struct Builder {
@@ -104,6 +106,8 @@ struct Builder {
     any_doc_content: bool,
     /// The previous event closed a collection (a same-line comment then belongs to it).
     just_closed: bool,
+    /// Line where the latest node began.
+    last_node_line: usize,
 }
 
 /// Parses YAML text into a tree.
@@ -123,6 +127,7 @@ pub(crate) fn parse_text(text: &str) -> Result<Tree, FormatError> {
         root_seen: false,
         any_doc_content: false,
         just_closed: false,
+        last_node_line: 0,
     };
     while let Some(ev) = parser.next_event() {
         let (event, span) = ev.map_err(syntax)?;
@@ -181,15 +186,21 @@ impl Builder {
                     // `key: [a, b] # c`: go-yaml makes it the collection's first comment.
                     self.comment_into_last_child(text.into_owned());
                 } else {
-                    self.comment(text.into_owned(), placement, span.start.col());
+                    let line = span.start.line();
+                    self.comment(text.into_owned(), placement, span.start.col(), line);
                 }
                 Ok(())
             }
             Event::Scalar(value, style, anchor, tag) => {
+                self.last_node_line = span.start.line();
                 self.scalar(&value, style, anchor, tag.as_deref(), pos)
             }
-            Event::Alias(id) => self.alias(id, pos),
+            Event::Alias(id) => {
+                self.last_node_line = span.start.line();
+                self.alias(id, pos)
+            }
             Event::MappingStart(_, anchor, tag) => {
+                self.last_node_line = span.start.line();
                 self.check_collection_tag(tag.as_deref(), "map", pos)?;
                 self.open(
                     Frame::Map {
@@ -203,6 +214,7 @@ impl Builder {
                 )
             }
             Event::SequenceStart(_, anchor, tag) => {
+                self.last_node_line = span.start.line();
                 self.check_collection_tag(tag.as_deref(), "seq", pos)?;
                 self.open(
                     Frame::Seq {
@@ -214,7 +226,8 @@ impl Builder {
                 )
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                self.just_closed = true;
+                // Only a flow collection's `]`/`}` has a width; a block end is zero-width.
+                self.just_closed = span.end.index() != span.start.index();
                 self.close(pos, span.start.col())
             }
             // Future presentation-only events.
@@ -249,15 +262,19 @@ impl Builder {
         Ok(())
     }
 
-    fn comment(&mut self, text: String, placement: Placement, col: usize) {
+    fn comment(&mut self, text: String, placement: Placement, col: usize, line: usize) {
+        let after_dash = placement == Placement::Right
+            && line != self.last_node_line
+            && matches!(self.stack.last(), Some(Frame::Seq { .. }));
         match (placement, self.stack.last_mut()) {
-            (Placement::Right, Some(frame)) if self.pending.is_empty() => {
+            (Placement::Right, Some(frame)) if self.pending.is_empty() && !after_dash => {
                 frame.insert_line_comment(text)
             }
             _ => self.pending.push(Pending {
                 text,
                 col,
                 free: placement == Placement::Free,
+                after_dash,
             }),
         }
     }
@@ -322,7 +339,11 @@ impl Builder {
             }) => return Err(invalid(pos, "mapping keys must be strings")),
             Some(_) => {
                 if self.at_key_or_item() {
+                    // Comments after a bare `- ` head the new collection; others precede it.
+                    let n = self.pending.iter().position(|c| c.after_dash);
+                    let later = n.map(|n| self.pending.split_off(n)).unwrap_or_default();
                     self.flush_pending();
+                    self.pending = later;
                 }
             }
         }
