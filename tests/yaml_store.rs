@@ -163,6 +163,14 @@ fn refusals_agree_with_sops() {
         ("bad indentation", "a:\n  b: 1\n c: 2\n"),
         ("unclosed quote", "a: \"x\n"),
         ("unknown alias", "a: *nope\n"),
+        ("null key", "~: a\n"),
+        ("timestamp key", "2024-01-01: a\n"),
+        ("float key", "1.5: a\n"),
+        ("sequence key", "[a]: 1\n"),
+        ("tab indentation", "a:\n\tb: 1\n"),
+        ("reserved indicator", "a: @x\n"),
+        ("nested value on key line", "a: b: c\n"),
+        ("bad !!int", "a: !!int x\n"),
     ];
     for (what, text) in refused {
         assert!(!sandbox.sops_accepts(text), "sops accepted {what}");
@@ -172,6 +180,8 @@ fn refusals_agree_with_sops() {
         ("quoted int key", "\"1\": a\n"),
         ("int64 max", "big: 9223372036854775807\n"),
         ("beyond uint64 is a float", "big: 18446744073709551616\n"),
+        ("flow mapping document", "{a: 1}\n"),
+        ("yes key", "yes: 1\n"),
     ];
     for (what, text) in accepted {
         assert!(sandbox.sops_accepts(text), "sops refused {what}");
