@@ -258,4 +258,29 @@ mod tests {
         assert!(!looks_like_token("hello world"));
         assert!(!looks_like_token(&STANDARD.encode("{\"a\":\"x\"}")));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_valid_credentials_round_trip(
+            account in proptest::array::uniform16(proptest::num::u8::ANY),
+            secret in proptest::collection::vec(proptest::num::u8::ANY, 32..96),
+            id in proptest::array::uniform16(proptest::num::u8::ANY),
+            endpoint in proptest::option::of("[a-z]{1,8}"),
+        ) {
+            let id = hex::encode(id);
+            let id = format!("{}-{}-{}-{}-{}", &id[..8], &id[8..12], &id[12..16], &id[16..20], &id[20..]);
+            let mut obj = serde_json::json!({
+                "AccountTag": hex::encode(account),
+                "TunnelSecret": STANDARD.encode(&secret),
+                "TunnelID": id,
+            });
+            if let Some(e) = &endpoint {
+                obj["Endpoint"] = Value::String(e.clone());
+            }
+            let token = credentials_to_token(obj.to_string().as_bytes()).unwrap();
+            proptest::prop_assert!(looks_like_token(&token));
+            let back: Value = serde_json::from_str(&token_to_credentials(&token).unwrap()).unwrap();
+            proptest::prop_assert_eq!(back, obj);
+        }
+    }
 }

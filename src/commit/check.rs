@@ -535,4 +535,16 @@ mod tests {
         };
         assert_eq!(judge(&s, rules, &f.ids).0, Verdict::Plaintext);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn judge_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+                              ext in proptest::sample::select(vec!["json", "yaml", "env", "ini", "bin", "age"])) {
+            let f = fixture("");
+            let rel = format!("secrets/x.{ext}");
+            let (v, p) = judge_at(&f, &rel, &bytes);
+            proptest::prop_assert!(v != Verdict::Unruled);
+            proptest::prop_assert!(v != Verdict::Plaintext || !p.is_empty());
+        }
+    }
 }

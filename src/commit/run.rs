@@ -428,3 +428,26 @@ fn seal_staged(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rules_file_walks_up() {
+        let parse = |dir: &str| {
+            RulesFile::parse(
+                "creation_rules: []\n",
+                &Path::new("/r").join(dir).join(FILE_NAME),
+            )
+            .unwrap()
+        };
+        let mut t = TreeRules::default();
+        t.by_dir.insert(String::new(), parse(""));
+        t.by_dir.insert("a/b".into(), parse("a/b"));
+        assert_eq!(t.nearest("a/b/c/x.json").unwrap().dir, Path::new("/r/a/b"));
+        assert_eq!(t.nearest("a/x.json").unwrap().dir, Path::new("/r"));
+        assert_eq!(t.nearest("x.json").unwrap().dir, Path::new("/r"));
+        assert!(TreeRules::default().nearest("x.json").is_none());
+    }
+}

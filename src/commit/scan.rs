@@ -157,4 +157,16 @@ mod tests {
         assert!(scan(br#"{"TunnelID": "x"}"#).is_empty());
         assert!(scan(b"\xff\xfe binary \x00").is_empty());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn scan_never_panics_and_lines_are_in_range(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..1024)
+        ) {
+            let lines = bytes.iter().filter(|b| **b == b'\n').count() + 1;
+            for f in scan(&bytes) {
+                proptest::prop_assert!(f.line >= 1 && f.line <= lines);
+            }
+        }
+    }
 }
