@@ -415,3 +415,29 @@ fn pre_commit_framework_file_is_valid() {
     assert_eq!(hook["pass_filenames"], false);
     assert_eq!(hook["language"], "system");
 }
+
+#[test]
+fn staged_check_stays_fast_with_thousands_of_files() {
+    let r = Repo::new();
+    for d in 0..20 {
+        let dir = r.path(&format!("src/d{d}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in 0..100 {
+            std::fs::write(dir.join(format!("f{f}.json")), format!("{{\"n\": {f}}}\n")).unwrap();
+        }
+    }
+    r.write("secrets/a.json", "{\"k\": \"v\"}\n");
+    r.hs_ok(&["encrypt", "-i", "secrets/a.json"]);
+    r.git_ok(&["add", "."]);
+    r.git_ok(&["commit", "-q", "-m", "many"]);
+    r.write("src/d3/f7.json", "{\"n\": 700}\n");
+    r.git_ok(&["add", "src/d3/f7.json"]);
+    let start = std::time::Instant::now();
+    let out = r.hs(&["check", "--staged"]);
+    let took = start.elapsed();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    // The whole tree without git, too.
+    let out = r.hs(&["check", "."]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

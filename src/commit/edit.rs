@@ -162,8 +162,9 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let dir = lock(&self.shared).dir.take();
-        if let Some(d) = dir {
+        // Removed under the lock: a signal now waits for the removal before exiting.
+        let mut st = lock(&self.shared);
+        if let Some(d) = st.dir.take() {
             remove_plaintext(&d);
         }
     }

@@ -300,7 +300,7 @@ fn staged(repo: &Repo, opts: &Options, ids: &IdentitySet) -> Result<Report, Erro
             };
             let abs = repo.top.join(&entry.path);
             let ruled = !is_exempt(&abs) && rules.rule_for(&abs).is_some();
-            let scan = changed.contains(&entry.path) && entry.path != FILE_NAME;
+            let scan = changed.contains(&entry.path) && !is_exempt(&abs);
             (ruled || scan).then_some(Planned { entry, rules, scan })
         })
         .collect();
