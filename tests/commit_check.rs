@@ -441,3 +441,67 @@ fn staged_check_stays_fast_with_thousands_of_files() {
     let out = r.hs(&["check", "."]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn hook_lands_in_the_common_hooks_dir_of_a_linked_worktree() {
+    let r = Repo::new().with_hook(&[]);
+    std::fs::remove_file(r.path(".git/hooks/pre-commit")).unwrap();
+    let wt = r.root.parent().unwrap().join("linked");
+    r.git_ok(&["worktree", "add", "-q", wt.to_str().unwrap()]);
+    let out = hostseal(&wt).args(["hook", "install"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(r.path(".git/hooks/pre-commit").exists());
+    // And it guards commits made in the linked worktree.
+    std::fs::create_dir_all(wt.join("secrets")).unwrap();
+    std::fs::write(wt.join("secrets/x.json"), "{\"k\": \"v\"}\n").unwrap();
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .current_dir(&wt)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &wt)
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(git(&["add", "secrets/x.json"]).status.success());
+    let out = git(&["commit", "-q", "-m", "x"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("secrets/x.json: not sealed"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_sops_file_sealed_with_another_leaf_rule_is_flagged() {
+    let r = Repo::new();
+    r.write("secrets/k.json", "{\"data\": \"x\", \"meta\": \"y\"}\n");
+    let sealed = run_ok(
+        sops(&r.root)
+            .args([
+                "encrypt",
+                "--age",
+                &r.recipient,
+                "--encrypted-regex",
+                "^data$",
+            ])
+            .arg("secrets/k.json"),
+    );
+    std::fs::write(r.path("secrets/k.json"), sealed).unwrap();
+    let out = r.hs(&["check", "secrets/k.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("sealed with encrypted_regex"), "{err}");
+    assert!(err.contains("hostseal rotate"), "{err}");
+    assert!(
+        err.contains(r#"value ["meta"] (str) is in clear text"#),
+        "{err}"
+    );
+    // Outside any repository and without paths: an error, exit 1.
+    let bare = tempfile::tempdir().unwrap();
+    let out = hostseal(bare.path()).arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
