@@ -93,6 +93,12 @@ pub fn credentials_to_token(credentials: &[u8]) -> Result<String, Error> {
             )))
         }
     };
+    if obj.contains_key("sops") {
+        return Err(Error::malformed(
+            "tunnel credentials: this is a sealed file, not the credentials",
+        )
+        .with_hint("decrypt it first: hostseal decrypt FILE | hostseal tunnel token -"));
+    }
     validate(&obj)?;
     let mut token = Map::new();
     for (short, long) in [
@@ -256,6 +262,9 @@ mod tests {
         assert!(e.message.contains("TunnelSecret"));
         assert!(!e.message.contains("AAAA"));
         assert!(!looks_like_token("hello world"));
+        let sealed = serde_json::json!({"TunnelID": "ENC[...]", "sops": {}}).to_string();
+        let e = credentials_to_token(sealed.as_bytes()).unwrap_err();
+        assert!(e.message.contains("sealed file"));
         assert!(!looks_like_token(&STANDARD.encode("{\"a\":\"x\"}")));
     }
 
