@@ -221,3 +221,52 @@ fn sigint_removes_the_plaintext() {
 fn sigterm_removes_the_plaintext() {
     interrupted_by(nix::sys::signal::Signal::SIGTERM);
 }
+
+#[test]
+fn yaml_edit_keeps_comments_and_unchanged_values() {
+    let e = env();
+    std::fs::write(
+        e.dir.join(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - path_regex: \\.yaml$\n    age: {}\n",
+            e.recipient
+        ),
+    )
+    .unwrap();
+    let p = e.sops_seal(
+        "s.yaml",
+        "# top comment\na: one\nb:\n    - x\n    - y\nc: 3\n",
+    );
+    let before = std::fs::read_to_string(&p).unwrap();
+    let out = e.edit(&e.editor(r#"sed -i 's/^c: 3$/c: 4/' "$f""#), "s.yaml");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    e.assert_private_and_gone();
+    let after = std::fs::read_to_string(&p).unwrap();
+    let line = |text: &str, prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap()
+            .to_string()
+    };
+    for unchanged in ["#ENC[", "a: ", "- ENC["] {
+        assert_eq!(
+            line(&before, unchanged),
+            line(&after, unchanged),
+            "{unchanged}"
+        );
+    }
+    assert_ne!(line(&before, "c: "), line(&after, "c: "));
+    let plain = run_ok(
+        sops(&e.dir)
+            .env("SOPS_AGE_KEY_FILE", &e.key)
+            .arg("decrypt")
+            .arg(&p),
+    );
+    let plain = String::from_utf8(plain).unwrap();
+    assert!(plain.contains("# top comment"), "{plain}");
+    assert!(plain.contains("c: 4"), "{plain}");
+}
