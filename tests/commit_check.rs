@@ -505,3 +505,17 @@ fn a_sops_file_sealed_with_another_leaf_rule_is_flagged() {
     let out = hostseal(bare.path()).arg("check").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn partially_staged_files_are_judged_by_the_index_and_marked() {
+    let r = Repo::new().with_hook(&[]);
+    r.write("secrets/db.json", "{\"password\": \"x\"}\n");
+    r.git_ok(&["add", "secrets/db.json"]);
+    r.hs_ok(&["encrypt", "-i", "secrets/db.json"]);
+    // The work tree is sealed now, the index still plaintext: the index decides.
+    let out = r.git(&["commit", "-q", "-m", "half"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("secrets/db.json: not sealed"), "{err}");
+    assert!(err.contains("[partially staged"), "{err}");
+}

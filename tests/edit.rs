@@ -270,3 +270,17 @@ fn yaml_edit_keeps_comments_and_unchanged_values() {
     assert!(plain.contains("# top comment"), "{plain}");
     assert!(plain.contains("c: 4"), "{plain}");
 }
+
+#[test]
+fn unparseable_edit_is_discarded_without_a_terminal() {
+    let e = env();
+    let p = e.sops_seal("s.json", DOC);
+    let before = std::fs::read(&p).unwrap();
+    let out = e.edit(&e.editor(r#"echo '{"a": ' > "$f""#), "s.json");
+    assert_eq!(out.status.code(), Some(5));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("syntax error"), "{err}");
+    assert!(err.contains("discarded"), "{err}");
+    assert_eq!(std::fs::read(&p).unwrap(), before);
+    e.assert_private_and_gone();
+}
