@@ -21,7 +21,7 @@ fn run_inner(args: &CheckArgs) -> Result<u8, Error> {
     let opts = Options {
         staged: args.staged,
         encrypt: args.encrypt,
-        no_validate: false,
+        no_validate: args.no_validate,
         config: super::encrypt::config_path(args.config.as_deref()),
     };
     let report = check(&args.paths, &opts, &ids)?;
