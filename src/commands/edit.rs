@@ -7,7 +7,7 @@
 use super::io::{read_input, write_atomic};
 use crate::cli::EditArgs;
 use crate::commit::edit::Session;
-use crate::commit::seal::{rule_groups, seal_for_rule};
+use crate::commit::seal::seal_for_rule;
 use crate::error::Error;
 use crate::format::{age_file, EmitOptions, Format};
 use crate::keys::identity::{discover, WorkstationEnv};
@@ -148,7 +148,7 @@ fn reseal(
         Source::Age => {
             crate::tunnel::validate_if_credentials(edited, format)?;
             let rule = rule.ok_or_else(|| no_rule(rules))?;
-            let all: Vec<Recipient> = rule_groups(rule)?.into_iter().flatten().collect();
+            let all: Vec<Recipient> = rule.recipients()?.into_iter().flatten().collect();
             age_file::encrypt(edited, &all, false)
         }
         Source::New => {

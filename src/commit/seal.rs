@@ -8,26 +8,6 @@ use crate::rules::CreationRule;
 use crate::sops::SealParams;
 use std::path::Path;
 
-/// The rule's key groups as recipients (exit 6 when it names none or one does not parse).
-pub fn rule_groups(rule: &CreationRule) -> Result<Vec<Vec<Recipient>>, Error> {
-    let groups = rule
-        .groups
-        .iter()
-        .map(|g| {
-            g.iter()
-                .map(|r| Recipient::parse(r).map_err(|e| e.with_kind_config()))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if groups.is_empty() {
-        return Err(Error::config(format!(
-            "{} names no age recipient",
-            rule.describe()
-        )));
-    }
-    Ok(groups)
-}
-
 /// Seals `plaintext` (typed by `name`'s extension) to `rule`'s recipients with its leaf rule.
 /// Tunnel credentials are validated first unless `validate` is false.
 pub fn seal_for_rule(
@@ -41,7 +21,7 @@ pub fn seal_for_rule(
     if validate {
         crate::tunnel::validate_if_credentials(plaintext, format)?;
     }
-    let groups = rule_groups(rule)?;
+    let groups = rule.recipients()?;
     if format == Format::Age {
         let all: Vec<Recipient> = groups.into_iter().flatten().collect();
         return age_file::encrypt(plaintext, &all, false);
