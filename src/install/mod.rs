@@ -1,3 +1,13 @@
-//! `hostseal install`: puts each secret on the host at activation (SPEC §3). (Skeleton.)
+//! `hostseal install`: puts each secret on the host at activation (SPEC §3), and `status`.
+//!
+//! The pipeline, one module per step: [`manifest`] (typed JSON) → [`validate`] ([`plan::Plan`],
+//! exit 6) → [`lock`] → [`mount`] → [`identities`] → [`extract`] (each sealed file opened once)
+//! and [`templates`] → [`generation`] (staging build, switch, prune) → [`custom_paths`] →
+//! [`units`] (restarts) → [`status`]. [`fs`] holds the fd-relative system call helpers.
 
 pub mod cli;
+pub mod defaults;
+pub mod fs;
+pub mod manifest;
+pub mod plan;
+pub mod validate;
