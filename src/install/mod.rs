@@ -8,6 +8,10 @@
 pub mod cli;
 pub mod defaults;
 pub mod fs;
+pub mod generation;
+pub mod lock;
 pub mod manifest;
 pub mod plan;
+pub mod status;
+pub mod users;
 pub mod validate;
