@@ -7,11 +7,14 @@
 
 pub mod cli;
 pub mod defaults;
+pub mod extract;
 pub mod fs;
 pub mod generation;
 pub mod lock;
 pub mod manifest;
 pub mod plan;
 pub mod status;
+pub mod templates;
+pub mod units;
 pub mod users;
 pub mod validate;
