@@ -136,7 +136,11 @@ pub fn go_format_float_f(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()
     } else if v.is_infinite() {
-        if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if v > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else if v == 0.0 && v.is_sign_negative() {
         "-0".into()
     } else {

@@ -10,7 +10,9 @@ pub struct Recipient {
 impl Recipient {
     /// Parses `age1…`, `ssh-ed25519 …`, `ssh-rsa …` (plugin recipients refused for now).
     pub fn parse(s: &str) -> Result<Recipient, Error> {
-        Ok(Recipient { text: s.trim().to_string() })
+        Ok(Recipient {
+            text: s.trim().to_string(),
+        })
     }
     /// The recipient exactly as stored in metadata (trimmed).
     pub fn as_str(&self) -> &str {
@@ -28,5 +30,9 @@ impl Recipient {
 
 /// Splits a comma-separated recipient list (empty entries skipped, whitespace trimmed).
 pub fn parse_list(s: &str) -> Result<Vec<Recipient>, Error> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(Recipient::parse).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(Recipient::parse)
+        .collect()
 }
