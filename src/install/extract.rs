@@ -38,10 +38,19 @@ impl Failure {
     }
 }
 
+/// A plaintext tree, zeroized on drop.
+pub struct PlainTree(pub Tree);
+
+impl Drop for PlainTree {
+    fn drop(&mut self) {
+        self.0.zeroize_all();
+    }
+}
+
 /// A sealed file, opened.
 pub enum Decrypted {
     /// A sops tree file (metadata removed, MAC verified).
-    Tree(crate::sops::Opened),
+    Tree(PlainTree),
     /// A whole-file secret (format `age`).
     Whole(SecretBytes),
 }
@@ -149,12 +158,12 @@ fn take(
 ) -> Result<SecretBytes, Failure> {
     match (d, format) {
         (Decrypted::Whole(b), _) => Ok(SecretBytes::new(b.expose().to_vec())),
-        (Decrypted::Tree(o), Format::Yaml | Format::Json) if !key.is_empty() => leaf(&o.tree, key),
+        (Decrypted::Tree(o), Format::Yaml | Format::Json) if !key.is_empty() => leaf(&o.0, key),
         (Decrypted::Tree(o), Format::Dotenv | Format::Ini) if entry.is_some() => {
-            leaf(&o.tree, entry.unwrap_or_default())
+            leaf(&o.0, entry.unwrap_or_default())
         }
         (Decrypted::Tree(o), f) => f
-            .emit_plain(&o.tree, &EmitOptions::default())
+            .emit_plain(&o.0, &EmitOptions::default())
             .map(SecretBytes::new)
             .map_err(|_| {
                 Failure::new(
@@ -324,10 +333,10 @@ pub(crate) mod tests {
             }
             match format {
                 Format::Age => Ok(Decrypted::Whole(SecretBytes::new(bytes.to_vec()))),
-                Format::Binary => Ok(Decrypted::Tree(crate::sops::Opened {
-                    tree: Format::Binary.parse_plain(bytes)?,
-                })),
-                _ => Ok(Decrypted::Tree(crate::sops::Opened { tree: lines(bytes) })),
+                Format::Binary => Ok(Decrypted::Tree(PlainTree(
+                    Format::Binary.parse_plain(bytes)?,
+                ))),
+                _ => Ok(Decrypted::Tree(PlainTree(lines(bytes)))),
             }
         }
     }
