@@ -92,6 +92,7 @@ pub fn walk_dir(path: &Path, create: bool) -> Result<OwnedFd, WalkError> {
         })?;
         st = fstat(&cur).map_err(WalkError::Sys)?;
     }
+    check_trusted(&st, parent_sticky)?;
     Ok(cur)
 }
 

@@ -20,3 +20,4 @@ pub mod templates;
 pub mod units;
 pub mod users;
 pub mod validate;
+pub mod custom_paths;

@@ -37,6 +37,9 @@ pub struct ItemStatus {
     pub reason: Option<Reason>,
     /// Since when its copy is stale (inherited run to run).
     pub stale_since: Option<StaleSince>,
+    /// Its custom symlink path, if any (to remove the link once the secret is gone).
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 /// The state of an item.
