@@ -48,10 +48,16 @@ pub fn link(path: &Path, target: &Path, uid: u32, gid: u32) -> Result<Linked, St
 /// Removes the symlink at `path` if it still points at `target` (a secret no longer in the
 /// manifest). Anything else there is left alone.
 pub fn unlink_if_ours(path: &Path, target: &Path) -> bool {
-    let Some((parent, name)) = fs::split_parent(path) else { return false };
-    let Ok(dir) = fs::walk_dir(parent, false) else { return false };
+    let Some((parent, name)) = fs::split_parent(path) else {
+        return false;
+    };
+    let Ok(dir) = fs::walk_dir(parent, false) else {
+        return false;
+    };
     match readlinkat(&dir, name) {
-        Ok(t) if Path::new(&t) == target => unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir).is_ok(),
+        Ok(t) if Path::new(&t) == target => {
+            unlinkat(&dir, name, UnlinkatFlags::NoRemoveDir).is_ok()
+        }
         _ => false,
     }
 }
@@ -67,7 +73,10 @@ mod tests {
         let target = Path::new("/run/secrets/app");
         assert_eq!(link(&p, target, 0, 0), Ok(Linked::Linked));
         assert_eq!(std::fs::read_link(&p).unwrap(), target);
-        assert_eq!(link(&p, Path::new("/run/secrets/b"), 0, 0), Ok(Linked::Linked));
+        assert_eq!(
+            link(&p, Path::new("/run/secrets/b"), 0, 0),
+            Ok(Linked::Linked)
+        );
         std::fs::remove_file(&p).unwrap();
         std::fs::write(&p, b"old").unwrap();
         assert_eq!(link(&p, target, 0, 0), Ok(Linked::ReplacedFile));
@@ -84,7 +93,10 @@ mod tests {
         let elsewhere = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(elsewhere.path(), t.path().join("ln")).unwrap();
         assert!(link(&t.path().join("ln/x"), Path::new("/t"), 0, 0).is_err());
-        assert!(std::fs::read_dir(elsewhere.path()).unwrap().next().is_none());
+        assert!(std::fs::read_dir(elsewhere.path())
+            .unwrap()
+            .next()
+            .is_none());
         let w = t.path().join("w");
         std::fs::create_dir(&w).unwrap();
         std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o777)).unwrap();

@@ -5,7 +5,9 @@
 //! and [`templates`] → [`generation`] (staging build, switch, prune) → [`custom_paths`] →
 //! [`units`] (restarts) → [`status`]. [`fs`] holds the fd-relative system call helpers.
 
+pub mod check;
 pub mod cli;
+pub mod custom_paths;
 pub mod defaults;
 pub mod extract;
 pub mod fs;
@@ -15,9 +17,9 @@ pub mod lock;
 pub mod manifest;
 pub mod mount;
 pub mod plan;
+pub mod run;
 pub mod status;
 pub mod templates;
 pub mod units;
 pub mod users;
 pub mod validate;
-pub mod custom_paths;

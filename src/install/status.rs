@@ -198,6 +198,7 @@ mod tests {
                     generation: 2,
                     time: "t".into(),
                 }),
+                path: None,
             }],
         };
         write(&p, &s).unwrap();
