@@ -46,6 +46,7 @@ pub fn prepare(mount_point: &Path, o: MountOpts) -> Result<OwnedFd, Error> {
 }
 
 /// Whether the file system of `fd` is ramfs or tmpfs.
+#[allow(clippy::useless_conversion)] // `f_type` is i64 on x86_64 glibc, narrower elsewhere
 pub fn is_ram_fs(fd: &OwnedFd) -> bool {
     fstatfs(fd).is_ok_and(|s| {
         let t = s.filesystem_type();
@@ -116,7 +117,7 @@ pub fn mounted_type(info: &str, path: &Path) -> Option<String> {
             let fstype = rest.split(' ').next()?;
             (unescape(mp) == want).then(|| fstype.to_string())
         })
-        .last()
+        .next_back()
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.

@@ -86,7 +86,7 @@ mod tests {
     fn failed_input_fails_template() {
         let (p, mut v) = setup();
         v.remove("b");
-        let text = format!("{}", placeholder_for("b"));
+        let text = placeholder_for("b");
         assert_eq!(
             render(text.as_bytes(), &p, &v).err(),
             Some(RenderError::FailedInput("b".into()))
