@@ -71,7 +71,7 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
     for w in warnings.iter().chain(&more) {
         run::log(&format!("key file {w}"));
     }
-    if opener.count == 0 {
+    if opener.count == 0 && plan.secrets().next().is_some() {
         run::log("no usable identity: every secret will fail");
     }
     let opts = Options {
