@@ -118,7 +118,7 @@ fn scan(dir: &Path, seen: &AtomicUsize) -> Result<(), String> {
 struct Unmount(PathBuf);
 impl Drop for Unmount {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
 

@@ -251,6 +251,14 @@ fn is_ram(p: &Path) -> bool {
     t.trim() == "tmpfs" || t.trim() == "ramfs"
 }
 
+/// Unmounts (lazily) on drop, also when an assertion fails.
+struct Unmount(PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
 #[test]
 fn real_ramfs_mount_point() {
     let h = Host::new();
