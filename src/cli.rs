@@ -50,6 +50,7 @@ pub enum Command {
 
 /// Options choosing which leaves are encrypted (at most one).
 #[derive(Args, Debug, Default, Clone)]
+#[group(id = "leaf_rule", multiple = false)]
 pub struct LeafRuleArgs {
     /// Encrypt only values under keys matching this regex.
     #[arg(long, value_name = "RE")]
@@ -261,6 +262,13 @@ pub struct AuditArgs {
     /// List the files this recipient can open.
     #[arg(long, value_name = "R")]
     pub recipient: Option<String>,
+    /// With --recipient: fail (exit 1) unless the recipient can open every file (used by the
+    /// NixOS module's `age.hostRecipient` build check).
+    #[arg(long, requires = "recipient")]
+    pub require: bool,
+    /// With --require: whole-file age files (which do not name their recipients) pass.
+    #[arg(long, requires = "require")]
+    pub allow_unverifiable: bool,
     /// Files or directories.
     pub paths: Vec<PathBuf>,
 }
@@ -276,12 +284,12 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::Pubkey(a) => c::keys::pubkey(&a),
         Command::Install(a) => crate::install::cli::run_install(&a),
         Command::Status(a) => crate::install::cli::run_status(&a),
-        Command::Edit(_)
-        | Command::Updatekeys(_)
-        | Command::Rotate(_)
-        | Command::Check(_)
-        | Command::Hook(_)
-        | Command::Tunnel(_)
-        | Command::Audit(_) => Err(Error::failure("this command is not implemented yet")),
+        Command::Edit(a) => c::edit::run(&a),
+        Command::Updatekeys(a) => c::updatekeys::run(&a),
+        Command::Rotate(a) => c::rotate::run(&a),
+        Command::Check(a) => c::check::run(&a),
+        Command::Hook(a) => c::hook::run(&a),
+        Command::Tunnel(a) => c::tunnel::run(&a),
+        Command::Audit(a) => c::audit::run(&a),
     }
 }

@@ -15,19 +15,22 @@
 //! # fn main() -> Result<(), hostseal::error::Error> {
 //! let sealed = std::fs::read("secrets/builder/tunnel.json").unwrap();
 //! let ids = IdentitySet::from_file(std::path::Path::new("/var/lib/hostseal/key.txt"))?;
-//! let plain = hostseal::sops::open(&sealed, Format::Json, &ids, "tunnel.json")?;
-//! let bytes = plain.emit(Format::Json)?;
+//! let plain = hostseal::sops::open(&sealed, Format::Json, &ids)?;
+//! let bytes = plain.emit(Format::Json, &Default::default())?;
 //! # let _ = bytes; Ok(()) }
 //! ```
 #![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod commands;
+pub mod commit;
 pub mod error;
 pub mod format;
 pub mod install;
 pub mod keys;
 pub mod limits;
+pub mod rotation;
 pub mod rules;
 pub mod secret;
 pub mod sops;
+pub mod tunnel;

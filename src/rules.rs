@@ -1,1 +1,505 @@
-//! `.sops.yaml` creation rules (SPEC §2, FORMAT §11). (Skeleton.)
+//! `.sops.yaml` creation rules (SPEC §2, FORMAT §11): which recipients, key groups, threshold
+//! and leaf rule apply to a path. Rules files are looked up from the *file's* directory upward
+//! (sops starts at the working directory; see the README). Errors here are configuration errors
+//! (exit 6) naming the rules file.
+
+use crate::error::Error;
+use crate::format::metadata::LeafRule;
+use crate::format::EmitOptions;
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+
+/// The rules file name.
+pub const FILE_NAME: &str = ".sops.yaml";
+/// How far up the lookup walks (as sops).
+const MAX_LEVELS: usize = 100;
+
+/// A loaded rules file.
+#[derive(Debug)]
+pub struct RulesFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The directory paths are matched relative to.
+    pub dir: PathBuf,
+    /// The creation rules, in order (first match wins).
+    pub rules: Vec<CreationRule>,
+    /// Recipient names from anchors in the top-level `keys:` list (`- &builder age1…`).
+    pub names: HashMap<String, String>,
+    /// Output indentation from `stores:`.
+    pub emit: EmitOptions,
+}
+
+/// One creation rule.
+#[derive(Debug)]
+pub struct CreationRule {
+    /// Position in the file (0-based), for messages.
+    pub index: usize,
+    /// The `path_regex` as written; `None` matches every path.
+    pub path_regex: Option<String>,
+    compiled: Option<Regex>,
+    /// Key groups of recipient strings (one group for the `age` shorthand).
+    pub groups: Vec<Vec<String>>,
+    /// `shamir_threshold`, if set.
+    pub threshold: Option<usize>,
+    /// The leaf rule, if the rule sets one.
+    pub leaf_rule: Option<LeafRule>,
+    /// `mac_only_encrypted`.
+    pub mac_only_encrypted: bool,
+}
+
+#[derive(Deserialize)]
+struct RawFile {
+    #[serde(default)]
+    creation_rules: Vec<RawRule>,
+    #[serde(default)]
+    stores: Option<RawStores>,
+}
+
+#[derive(Deserialize)]
+struct RawStores {
+    yaml: Option<RawIndent>,
+    json: Option<RawIndent>,
+}
+
+#[derive(Deserialize)]
+struct RawIndent {
+    indent: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct RawRule {
+    path_regex: Option<String>,
+    age: Option<StringOrList>,
+    #[serde(default)]
+    key_groups: Vec<RawGroup>,
+    shamir_threshold: Option<usize>,
+    encrypted_regex: Option<String>,
+    unencrypted_regex: Option<String>,
+    encrypted_suffix: Option<String>,
+    unencrypted_suffix: Option<String>,
+    encrypted_comment_regex: Option<String>,
+    unencrypted_comment_regex: Option<String>,
+    #[serde(default)]
+    mac_only_encrypted: bool,
+    pgp: Option<serde_norway::Value>,
+    kms: Option<serde_norway::Value>,
+}
+
+#[derive(Deserialize)]
+struct RawGroup {
+    #[serde(default)]
+    age: Vec<String>,
+    #[serde(default)]
+    merge: Vec<RawGroup>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StringOrList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl RulesFile {
+    /// Finds the nearest rules file: `config` if given, else `$SOPS_CONFIG` (passed in by the
+    /// caller), else walking up from `file`'s directory.
+    pub fn locate(file: &Path, config: Option<&Path>) -> Result<Option<RulesFile>, Error> {
+        if let Some(c) = config {
+            return Self::load(c).map(Some);
+        }
+        let abs = absolute(file);
+        let mut dir = abs.parent();
+        for _ in 0..MAX_LEVELS {
+            let Some(d) = dir else { break };
+            let candidate = d.join(FILE_NAME);
+            if candidate.is_file() {
+                return Self::load(&candidate).map(Some);
+            }
+            dir = d.parent();
+        }
+        Ok(None)
+    }
+
+    /// Loads and checks a rules file.
+    pub fn load(path: &Path) -> Result<RulesFile, Error> {
+        let name = path.display().to_string();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| Error::io(path, &e).with_kind_config())?;
+        Self::parse(&text, path).map_err(|e| e.with_file(name))
+    }
+
+    /// Parses rules text; `path` locates the directory rules are relative to.
+    pub fn parse(text: &str, path: &Path) -> Result<RulesFile, Error> {
+        if text.len() > crate::limits::MAX_INPUT {
+            return Err(Error::config("rules file is larger than 16 MiB"));
+        }
+        let value: serde_norway::Value =
+            serde_norway::from_str(text).map_err(|e| Error::config(yaml_error(&e)))?;
+        reject_merge_keys(&value, 0)?;
+        let raw: RawFile = serde_norway::from_value(value).map_err(|e| {
+            Error::config(format!(
+                "not a valid rules file: {}",
+                strip_location(&e.to_string())
+            ))
+        })?;
+        let mut rules = Vec::new();
+        for (index, r) in raw.creation_rules.into_iter().enumerate() {
+            rules.push(CreationRule::from_raw(index, r)?);
+        }
+        let mut emit = EmitOptions::default();
+        if let Some(stores) = raw.stores {
+            if let Some(i) = stores.yaml.and_then(|y| y.indent) {
+                emit.yaml_indent = i.clamp(1, 16);
+            }
+            if let Some(i) = stores.json.and_then(|j| j.indent) {
+                emit.json_indent = Some(i.min(16));
+            }
+        }
+        let abs = absolute(path);
+        Ok(RulesFile {
+            dir: abs
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from("/")),
+            path: path.to_path_buf(),
+            rules,
+            names: anchor_names(text),
+            emit,
+        })
+    }
+
+    /// The path a file is matched as: relative to the rules file's directory, `/`-separated;
+    /// the absolute path for files outside it.
+    pub fn match_path(&self, file: &Path) -> String {
+        let abs = absolute(file);
+        let rel = abs.strip_prefix(&self.dir).unwrap_or(&abs);
+        rel.components()
+            .filter_map(|c| match c {
+                Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+                Component::RootDir => Some(String::new()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    /// The first rule matching `file`.
+    pub fn rule_for(&self, file: &Path) -> Option<&CreationRule> {
+        let p = self.match_path(file);
+        self.rules.iter().find(|r| r.matches(&p))
+    }
+
+    /// The name of a recipient from the `keys:` anchors, if any.
+    pub fn name_of(&self, recipient: &str) -> Option<&str> {
+        self.names.get(recipient.trim()).map(String::as_str)
+    }
+}
+
+impl CreationRule {
+    fn from_raw(index: usize, r: RawRule) -> Result<CreationRule, Error> {
+        let at = |msg: String| Error::config(format!("creation rule {}: {msg}", index + 1));
+        let compiled = match &r.path_regex {
+            Some(re) => Some(Regex::new(re).map_err(|_| at("path_regex does not compile".into()))?),
+            None => None,
+        };
+        let groups = if !r.key_groups.is_empty() {
+            r.key_groups.iter().map(flatten_group).collect::<Vec<_>>()
+        } else {
+            match &r.age {
+                Some(StringOrList::One(s)) => vec![split_list(s)],
+                Some(StringOrList::Many(v)) => vec![v.iter().flat_map(|s| split_list(s)).collect()],
+                None => Vec::new(),
+            }
+        };
+        let groups: Vec<Vec<String>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
+        if groups.is_empty() && (r.pgp.is_some() || r.kms.is_some()) {
+            return Err(at(
+                "only PGP/KMS keys: not supported in hostseal v1 (use age)".into(),
+            ));
+        }
+        let candidates = [
+            ("unencrypted_suffix", r.unencrypted_suffix),
+            ("encrypted_suffix", r.encrypted_suffix),
+            ("unencrypted_regex", r.unencrypted_regex),
+            ("encrypted_regex", r.encrypted_regex),
+            ("unencrypted_comment_regex", r.unencrypted_comment_regex),
+            ("encrypted_comment_regex", r.encrypted_comment_regex),
+        ];
+        let mut set = candidates
+            .into_iter()
+            .filter_map(|(f, v)| v.map(|v| (f, v)));
+        let leaf_rule = set.next().and_then(|(f, v)| LeafRule::from_field(f, v));
+        if set.next().is_some() {
+            return Err(at("sets more than one of the suffix/regex options".into()));
+        }
+        if let Some(rule) = &leaf_rule {
+            crate::sops::leaf_rule::LeafSelector::new(rule)
+                .map_err(|_| at("a regular expression does not compile".into()))?;
+        }
+        Ok(CreationRule {
+            index,
+            path_regex: r.path_regex,
+            compiled,
+            groups,
+            threshold: r.shamir_threshold.filter(|t| *t > 0),
+            leaf_rule,
+            mac_only_encrypted: r.mac_only_encrypted,
+        })
+    }
+
+    /// Whether this rule applies to a match path.
+    pub fn matches(&self, path: &str) -> bool {
+        self.compiled.as_ref().is_none_or(|re| re.is_match(path))
+    }
+
+    /// How the rule is named in messages: its `path_regex`, or its position.
+    pub fn describe(&self) -> String {
+        match &self.path_regex {
+            Some(re) => format!("path_regex {re}"),
+            None => format!("creation rule {} (matches every path)", self.index + 1),
+        }
+    }
+}
+
+fn flatten_group(g: &RawGroup) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for entry in &g.age {
+        for r in split_list(entry) {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    }
+    for m in &g.merge {
+        for r in flatten_group(m) {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn reject_merge_keys(v: &serde_norway::Value, depth: usize) -> Result<(), Error> {
+    use serde_norway::Value;
+    if depth > crate::limits::MAX_DEPTH {
+        return Err(Error::config("nesting deeper than 128 levels"));
+    }
+    match v {
+        Value::Mapping(m) => {
+            for (k, val) in m {
+                if k.as_str() == Some("<<") {
+                    return Err(Error::config(
+                        "YAML merge keys (<<) are not supported in rules files",
+                    ));
+                }
+                reject_merge_keys(val, depth + 1)?;
+            }
+        }
+        Value::Sequence(s) => {
+            for x in s {
+                reject_merge_keys(x, depth + 1)?;
+            }
+        }
+        Value::Tagged(t) => reject_merge_keys(&t.value, depth + 1)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+fn yaml_error(e: &serde_norway::Error) -> String {
+    match e.location() {
+        Some(l) => format!("YAML syntax error at {}:{}", l.line(), l.column()),
+        None => "YAML syntax error".to_string(),
+    }
+}
+
+fn strip_location(s: &str) -> String {
+    s.split(" at line ").next().unwrap_or(s).to_string()
+}
+
+/// Recipient names: anchors on the scalar items of the top-level `keys:` list, read with the
+/// event parser (serde resolves anchors away).
+fn anchor_names(text: &str) -> HashMap<String, String> {
+    use granit_parser::{Event, Options, Parser};
+    enum Frame {
+        Map { expect_key: bool, last_key: String },
+        Seq { is_keys_list: bool },
+    }
+    let mut opts = Options::default();
+    opts.emit_anchor_events = true;
+    let mut names = HashMap::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut pending: Option<String> = None;
+    for ev in Parser::new_from_str_with_options(text, opts) {
+        let Ok((ev, _)) = ev else { break };
+        let start = matches!(ev, Event::MappingStart(..) | Event::SequenceStart(..));
+        let depth = stack.len();
+        // A collection or scalar in value position consumes its parent's pending key.
+        let is_keys_value = match stack.last_mut() {
+            Some(Frame::Map {
+                expect_key,
+                last_key,
+            }) if start || matches!(ev, Event::Scalar(..)) => {
+                let value_pos = !*expect_key;
+                if matches!(ev, Event::Scalar(..)) || value_pos {
+                    *expect_key = value_pos;
+                }
+                value_pos && depth == 1 && last_key == "keys"
+            }
+            _ => false,
+        };
+        match ev {
+            Event::MappingStart(..) => stack.push(Frame::Map {
+                expect_key: true,
+                last_key: String::new(),
+            }),
+            Event::SequenceStart(..) => stack.push(Frame::Seq {
+                is_keys_list: is_keys_value,
+            }),
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+            }
+            Event::Scalar(value, ..) => match stack.last_mut() {
+                Some(Frame::Map {
+                    expect_key: false,
+                    last_key,
+                }) => *last_key = value.to_string(),
+                Some(Frame::Seq { is_keys_list: true }) if depth == 2 => {
+                    pending = Some(value.trim().to_string());
+                    continue;
+                }
+                _ => {}
+            },
+            Event::Anchor(_, name) => {
+                if let Some(v) = pending.take() {
+                    names.insert(v, name.to_string());
+                }
+                continue;
+            }
+            _ => {}
+        }
+        pending = None;
+    }
+    names
+}
+
+/// The absolute form of a path, without touching the file system beyond the working directory.
+pub fn absolute(p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(p)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+impl Error {
+    /// Re-labels an error as a configuration error (exit 6).
+    pub fn with_kind_config(mut self) -> Self {
+        self.kind = crate::error::Kind::Config;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = r#"
+keys:
+  - &admin age1admin000
+  - &builder age1builder000
+creation_rules:
+  - path_regex: ^secrets/builder/
+    key_groups:
+      - age:
+          - *admin
+          - *builder
+          - age1extra, age1builder000
+          - *admin
+  - path_regex: \.env$
+    age: age1a, age1b ,age1a
+    encrypted_regex: ^(data)$
+  - age:
+      - age1c
+stores:
+  yaml:
+    indent: 2
+"#;
+
+    fn load() -> RulesFile {
+        RulesFile::parse(EXAMPLE, Path::new("/repo/.sops.yaml")).unwrap()
+    }
+
+    #[test]
+    fn first_matching_rule_wins() {
+        let rf = load();
+        let r = rf
+            .rule_for(Path::new("/repo/secrets/builder/tunnel.json"))
+            .unwrap();
+        assert_eq!(
+            r.groups,
+            vec![vec!["age1admin000", "age1builder000", "age1extra"]]
+        );
+        let r = rf.rule_for(Path::new("/repo/app/x.env")).unwrap();
+        assert_eq!(r.groups, vec![vec!["age1a", "age1b", "age1a"]]);
+        assert_eq!(
+            r.leaf_rule,
+            Some(LeafRule::EncryptedRegex("^(data)$".into()))
+        );
+        let r = rf.rule_for(Path::new("/elsewhere/y.yaml")).unwrap();
+        assert_eq!(r.index, 2);
+        assert_eq!(rf.emit.yaml_indent, 2);
+    }
+
+    #[test]
+    fn anchors_name_recipients() {
+        let rf = load();
+        assert_eq!(rf.name_of("age1builder000"), Some("builder"));
+        assert_eq!(rf.name_of("age1admin000"), Some("admin"));
+        assert_eq!(rf.name_of("age1extra"), None);
+    }
+
+    #[test]
+    fn config_errors() {
+        let bad = |t: &str| RulesFile::parse(t, Path::new("/r/.sops.yaml")).unwrap_err();
+        assert_eq!(bad("creation_rules:\n  - path_regex: '('\n").exit_code(), 6);
+        assert_eq!(bad("a: &x {b: 1}\nc:\n  <<: *x\n").exit_code(), 6);
+        assert_eq!(bad("creation_rules: [\n").exit_code(), 6);
+        assert_eq!(
+            bad("creation_rules:\n  - encrypted_regex: a\n    unencrypted_suffix: b\n    age: x\n")
+                .exit_code(),
+            6
+        );
+    }
+
+    #[test]
+    fn match_path_is_relative_and_slash_separated() {
+        let rf = load();
+        assert_eq!(rf.match_path(Path::new("/repo/a/../b/c.yaml")), "b/c.yaml");
+        assert_eq!(rf.match_path(Path::new("/other/c.yaml")), "/other/c.yaml");
+    }
+}

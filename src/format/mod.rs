@@ -68,7 +68,8 @@ pub enum Format {
 pub struct EmitOptions {
     /// YAML indent (sops default 4).
     pub yaml_indent: usize,
-    /// JSON indent: `None` = tab (sops default), `Some(0)` = compact, `Some(n)` = n spaces.
+    /// JSON indent: `None` = tab (sops default), `Some(n)` = n spaces (`Some(0)`: one entry per
+    /// line, no indentation, like sops).
     pub json_indent: Option<usize>,
 }
 

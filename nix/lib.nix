@@ -1,0 +1,572 @@
+# Pure helpers of the hostseal NixOS module: builtins only, so that `nix-instantiate --eval`
+# tests them without nixpkgs (tests/nix_eval.rs). The module (module.nix) keeps only the option
+# declarations and the wiring into NixOS; everything that decides *what* is installed, and every
+# assertion message, lives here.
+{
+  # nix/defaults.json, read by the caller (manifest.nix, module.nix).
+  defaults,
+}:
+let
+  inherit (builtins)
+    all
+    attrNames
+    concatMap
+    concatStringsSep
+    elem
+    filter
+    foldl'
+    hashString
+    isPath
+    isString
+    length
+    listToAttrs
+    match
+    substring
+    stringLength
+    toJSON
+    ;
+
+  # `attrs.name` when present and not null, else `fallback` (module options default to null).
+  get =
+    attrs: name: fallback:
+    if attrs ? ${name} && attrs.${name} != null then attrs.${name} else fallback;
+
+  isSet = attrs: name: attrs ? ${name} && attrs.${name} != null;
+
+  unique = foldl' (acc: x: if elem x acc then acc else acc ++ [ x ]) [ ];
+
+  hasPrefix = prefix: s: substring 0 (stringLength prefix) s == prefix;
+
+  isNumeric = s: isString s && match "[0-9]+" s != null;
+
+  # The formats the installer knows (SPEC §3).
+  formats = [
+    "yaml"
+    "json"
+    "binary"
+    "dotenv"
+    "ini"
+    "age"
+  ];
+
+  # Formats in which `key` selects a value; for the others the secret is the whole file.
+  keyedFormats = [
+    "yaml"
+    "json"
+  ];
+
+  # sops-nix's placeholder, so templates written for sops-nix render unchanged.
+  placeholderFor = name: "<SOPS:${hashString "sha256" name}:PLACEHOLDER>";
+
+  # Where the installer mounts and links, for regular secrets or the `neededForUsers` ones.
+  locations =
+    settings: forUsers:
+    if forUsers then
+      {
+        secretsMountPoint = get settings "forUsersSecretsMountPoint" defaults.forUsers.secretsMountPoint;
+        symlinkPath = get settings "forUsersSymlinkPath" defaults.forUsers.symlinkPath;
+      }
+    else
+      {
+        secretsMountPoint = get settings "secretsMountPoint" defaults.secretsMountPoint;
+        symlinkPath = get settings "symlinkPath" defaults.symlinkPath;
+      };
+
+  # ---- tunnels ------------------------------------------------------------------------------
+
+  # Which file layout the cloudflared module of a nixpkgs release needs: since 25.05 the service
+  # runs with DynamicUser and reads the file through LoadCredential (as root); before, it ran as
+  # the `cloudflared` user, which had to own the file.
+  tunnelLayoutFor =
+    release: if builtins.compareVersions release "25.05" >= 0 then "loadCredential" else "legacyUser";
+
+  tunnelLayouts = {
+    loadCredential = {
+      owner = "root";
+      group = "root";
+      mode = "0400";
+    };
+    legacyUser = {
+      owner = "cloudflared";
+      group = "cloudflared";
+      mode = "0600";
+    };
+  };
+
+  tunnelUnit = tunnel: "cloudflared-tunnel-${tunnel}.service";
+
+  # The secret holding a tunnel's credentials JSON (or its token with `tokenFile = true`).
+  tunnelSecretName =
+    tunnel: t: if get t "tokenFile" false then "cloudflared/${tunnel}.token" else "cloudflared/${tunnel}.json";
+
+  tunnelCertName = tunnel: "cloudflared/${tunnel}-cert.pem";
+
+  tunnelOwnership =
+    tunnel: t:
+    let
+      layout = get t "layout" null;
+    in
+    if layout == null then
+      throw "hostseal.tunnels.\"${tunnel}\".layout is not set (\"loadCredential\" or \"legacyUser\")"
+    else
+      tunnelLayouts.${layout}
+        or (throw "hostseal.tunnels.\"${tunnel}\".layout = \"${toString layout}\": expected \"loadCredential\" or \"legacyUser\"");
+
+  # The secrets one tunnel needs: its credentials (or token), and the optional account cert.
+  secretsOfTunnel =
+    tunnel: t:
+    let
+      own = tunnelOwnership tunnel t;
+      tokenFile = get t "tokenFile" false;
+      units = [ (tunnelUnit tunnel) ];
+      cert = get t "certificateSopsFile" null;
+    in
+    [
+      {
+        name = tunnelSecretName tunnel t;
+        value = own // {
+          sopsFile =
+            get t "sopsFile" (throw "hostseal.tunnels.\"${tunnel}\".sopsFile is not set");
+          format = get t "format" (if tokenFile then "binary" else "json");
+          key = get t "key" "";
+          restartUnits = units;
+          validate = if tokenFile then "cloudflared-token" else "cloudflared-credentials";
+        };
+      }
+    ]
+    ++ (
+      if cert == null then
+        [ ]
+      else
+        [
+          {
+            name = tunnelCertName tunnel;
+            value = own // {
+              sopsFile = cert;
+              format = "binary";
+              restartUnits = units;
+            };
+          }
+        ]
+    );
+
+  # Every tunnel's secrets, as `secrets.<name>` entries.
+  tunnelSecrets = tunnels: listToAttrs (concatMap (n: secretsOfTunnel n tunnels.${n}) (attrNames tunnels));
+
+  # What the module sets in `services.cloudflared.tunnels.<tunnel>`: the installed path of the
+  # credentials (or token) and of the certificate.
+  tunnelServiceSettings =
+    settings: tunnels:
+    let
+      link = (locations settings false).symlinkPath;
+    in
+    builtins.mapAttrs (
+      tunnel: t:
+      (
+        if get t "tokenFile" false then
+          { tokenFile = "${link}/${tunnelSecretName tunnel t}"; }
+        else
+          { credentialsFile = "${link}/${tunnelSecretName tunnel t}"; }
+      )
+      // (
+        if get t "certificateSopsFile" null == null then
+          { }
+        else
+          { certificateFile = "${link}/${tunnelCertName tunnel}"; }
+      )
+    ) tunnels;
+
+  # ---- the manifest ---------------------------------------------------------------------------
+
+  # Owner and group as the installer reads them: a name, or null with a number in uid/gid.
+  ownership =
+    spec:
+    {
+      owner =
+        if isSet spec "owner" then
+          spec.owner
+        else if isSet spec "uid" then
+          null
+        else
+          defaults.secret.owner;
+      group =
+        if isSet spec "group" then
+          spec.group
+        else if isSet spec "gid" then
+          null
+        else
+          defaults.secret.group;
+    }
+    // (if isSet spec "uid" then { uid = spec.uid; } else { })
+    // (if isSet spec "gid" then { gid = spec.gid; } else { });
+
+  # A sealed file's path as the manifest holds it. A Nix path value stays a path, so that
+  # `builtins.toJSON` copies the (encrypted) file into the store for the build-time check.
+  sopsFileOf =
+    settings: name: spec:
+    let
+      f = get spec "sopsFile" (get settings "defaultSopsFile" null);
+    in
+    if f == null then
+      throw "hostseal.secrets.\"${name}\".sopsFile is not set and hostseal.defaultSopsFile is null"
+    else
+      f;
+
+  # One manifest secret, every field filled in (sops-nix's fields plus hostseal's).
+  manifestSecret =
+    settings: link: attrName: spec:
+    let
+      name = get spec "name" attrName;
+      format = get spec "format" (get settings "defaultSopsFormat" defaults.secret.format);
+      defaultKey =
+        if elem format keyedFormats then get settings "defaultSopsKey" name else defaults.secret.key;
+      credentialFor = get spec "credentialFor" [ ];
+    in
+    {
+      inherit name format;
+      key = get spec "key" defaultKey;
+      path = get spec "path" "${link}/${name}";
+      sopsFile = sopsFileOf settings name spec;
+      mode = get spec "mode" defaults.secret.mode;
+      restartUnits = unique (get spec "restartUnits" defaults.secret.restartUnits ++ credentialFor);
+      reloadUnits = get spec "reloadUnits" defaults.secret.reloadUnits;
+      onFailure = get spec "onFailure" defaults.secret.onFailure;
+    }
+    // ownership spec
+    // (if isSet spec "entry" then { inherit (spec) entry; } else { })
+    // (if isSet spec "validate" then { inherit (spec) validate; } else { });
+
+  manifestTemplate =
+    link: attrName: spec:
+    let
+      name = get spec "name" attrName;
+    in
+    {
+      inherit name;
+      content = get spec "content" "";
+      path = get spec "path" "${link}/rendered/${name}";
+      mode = get spec "mode" defaults.secret.mode;
+      restartUnits = get spec "restartUnits" defaults.secret.restartUnits;
+      reloadUnits = get spec "reloadUnits" defaults.secret.reloadUnits;
+    }
+    // ownership spec
+    // (if isSet spec "file" then { file = spec.file; } else { });
+
+  # All secrets, the tunnels' included; a name defined twice is an error.
+  allSecrets =
+    secrets: tunnels:
+    let
+      fromTunnels = tunnelSecrets tunnels;
+      both = filter (n: secrets ? ${n}) (attrNames fromTunnels);
+    in
+    if both != [ ] then
+      throw "hostseal: secret \"${builtins.head both}\" is defined both by hostseal.tunnels and hostseal.secrets"
+    else
+      fromTunnels // secrets;
+
+  # The manifest JSON (as an attrset) for `hostseal install`: the pure function of SPEC §4.
+  # `forUsers = true` makes the manifest of the `neededForUsers` secrets (installed before users
+  # exist, so no templates); false makes the regular one.
+  manifest =
+    {
+      secrets ? { },
+      templates ? { },
+      tunnels ? { },
+      settings ? { },
+      forUsers ? false,
+    }:
+    let
+      loc = locations settings forUsers;
+      everything = allSecrets secrets tunnels;
+      chosen = filter (n: get everything.${n} "neededForUsers" false == forUsers) (attrNames everything);
+      secretList = map (n: manifestSecret settings loc.symlinkPath n everything.${n}) chosen;
+      templateList =
+        if forUsers then [ ] else map (n: manifestTemplate loc.symlinkPath n templates.${n}) (attrNames templates);
+      top = n: get settings n defaults.${n};
+    in
+    {
+      secrets = secretList;
+      templates = templateList;
+      placeholderBySecretName = listToAttrs (
+        map (s: {
+          name = s.name;
+          value = placeholderFor s.name;
+        }) secretList
+      );
+      inherit (loc) secretsMountPoint symlinkPath;
+      keepGenerations = top "keepGenerations";
+      useTmpfs = top "useTmpfs";
+      userMode = top "userMode";
+      sshKeyPaths = top "sshKeyPaths";
+      ageSshKeyPaths = top "ageSshKeyPaths";
+      ageKeyFile = top "ageKeyFile";
+      gnupgHome = top "gnupgHome";
+      restartListsDir = top "restartListsDir";
+      lockPath = top "lockPath";
+      statusFile = top "statusFile";
+      strict = top "strict";
+      agePlugins = top "agePlugins";
+      logging = top "logging";
+    }
+    // (if isSet settings "restartVia" then { inherit (settings) restartVia; } else { })
+    // (if isSet settings "systemctl" then { inherit (settings) systemctl; } else { });
+
+  # ---- checks (the module turns these into assertions) ----------------------------------------
+
+  quote = s: toJSON (toString s);
+
+  nameProblems =
+    what: name:
+    let
+      parts = builtins.split "/" name;
+      components = filter isString parts;
+    in
+    if name == "" || hasPrefix "/" name then
+      [ "${what}: the name must be a non-empty relative path" ]
+    else if !(all (c: c != "" && c != "." && c != "..") components) then
+      [ "${what}: each component of the name must be non-empty and not \".\" or \"..\"" ]
+    else if match ".*[\n\r].*" name != null then
+      [ "${what}: the name must not contain a newline" ]
+    else
+      [ ];
+
+  # owner/group must exist (unless numeric); `users` and `groups` are users.users/users.groups.
+  # With validateSopsFiles the build reads each sealed file, so it must be in the store: a path
+  # value (copied there) or a store path string.
+  storeProblems =
+    what: settings: f:
+    if
+      get settings "validateSopsFiles" false
+      && f != null
+      && isString f
+      && !hasPrefix builtins.storeDir f
+    then
+      [ "${what} = ${quote f} is not in the Nix store: write it as a path (./secrets.yaml) so the build can check it, or set hostseal.validateSopsFiles = false" ]
+    else
+      [ ];
+
+  ownerProblems =
+    what: users: groups: spec:
+    let
+      owner = get spec "owner" null;
+      group = get spec "group" null;
+    in
+    (
+      if owner != null && !isNumeric owner && !(users ? ${owner}) then
+        [ "${what}.owner = ${quote owner}: no such user in users.users" ]
+      else
+        [ ]
+    )
+    ++ (
+      if group != null && !isNumeric group && !(groups ? ${group}) then
+        [ "${what}.group = ${quote group}: no such group in users.groups" ]
+      else
+        [ ]
+    );
+
+  secretProblems =
+    ctx: attrName: spec:
+    let
+      what = "hostseal.secrets.${quote attrName}";
+      name = get spec "name" attrName;
+      format = get spec "format" (get ctx.settings "defaultSopsFormat" defaults.secret.format);
+      owner = get spec "owner" "root";
+      group = get spec "group" "root";
+      forUsers = get spec "neededForUsers" false;
+    in
+    nameProblems what name
+    ++ ownerProblems what ctx.users ctx.groups spec
+    ++ storeProblems "${what}.sopsFile" ctx.settings (get spec "sopsFile" null)
+    ++ (
+      if elem format formats then
+        [ ]
+      else
+        [ "${what}.format = ${quote format}: expected one of ${concatStringsSep ", " formats}" ]
+    )
+    ++ (
+      if get spec "sopsFile" (get ctx.settings "defaultSopsFile" null) == null then
+        [ "${what}.sopsFile is not set and hostseal.defaultSopsFile is null" ]
+      else
+        [ ]
+    )
+    ++ (
+      if forUsers && (owner != "root" && owner != "0" || group != "root" && group != "0") then
+        [ "${what}: neededForUsers secrets are installed before users exist, so they must be owned by root:root" ]
+      else
+        [ ]
+    )
+    ++ (
+      if get spec "credentialFor" [ ] != [ ] && get spec "reloadUnits" [ ] != [ ] then
+        [ "${what}: credentialFor units are restarted, never reloaded (a reload does not refresh a credential): remove reloadUnits" ]
+      else
+        [ ]
+    )
+    ++ (
+      if forUsers && get spec "credentialFor" [ ] != [ ] then
+        [ "${what}: credentialFor cannot be combined with neededForUsers" ]
+      else
+        [ ]
+    );
+
+  templateProblems =
+    ctx: attrName: spec:
+    let
+      what = "hostseal.templates.${quote attrName}";
+    in
+    nameProblems what (get spec "name" attrName) ++ ownerProblems what ctx.users ctx.groups spec;
+
+  tunnelProblems =
+    ctx: tunnel: t:
+    let
+      what = "hostseal.tunnels.${quote tunnel}";
+      layout = get t "layout" null;
+    in
+    (
+      if match "[A-Za-z0-9][A-Za-z0-9_.-]*" tunnel == null then
+        [ "${what}: a tunnel name must be letters, digits, '-', '_' or '.' (it names a systemd unit)" ]
+      else
+        [ ]
+    )
+    ++ (
+      if tunnelLayouts ? ${toString layout} then
+        [ ]
+      else
+        [ "${what}.layout = ${quote layout}: expected \"loadCredential\" or \"legacyUser\"" ]
+    )
+    ++ (
+      if layout == "legacyUser" then
+        ownerProblems what ctx.users ctx.groups tunnelLayouts.legacyUser
+        ++ (
+          if ctx.users ? cloudflared then
+            [ ]
+          else
+            [ "${what}: the legacyUser layout needs the cloudflared user; define users.users.cloudflared (and users.groups.cloudflared) or use layout = \"loadCredential\"" ]
+        )
+      else
+        [ ]
+    )
+    ++ (if isSet t "sopsFile" then [ ] else [ "${what}.sopsFile is not set" ])
+    ++ storeProblems "${what}.sopsFile" ctx.settings (get t "sopsFile" null)
+    ++ storeProblems "${what}.certificateSopsFile" ctx.settings (get t "certificateSopsFile" null);
+
+  # A credentials or token file given to cloudflared directly must not be plaintext in the Nix
+  # store (world-readable); `cloudflaredTunnels` is services.cloudflared.tunnels.
+  plaintextCredentialProblems =
+    cloudflaredTunnels:
+    concatMap (
+      tunnel:
+      concatMap (
+        field:
+        let
+          f = get cloudflaredTunnels.${tunnel} field null;
+        in
+        if f != null && (isPath f || hasPrefix builtins.storeDir (toString f)) then
+          [ "services.cloudflared.tunnels.${quote tunnel}.${field} = ${quote f}: a plaintext credential would be copied into the world-readable Nix store; seal it and use hostseal.tunnels.${quote tunnel} instead" ]
+        else
+          [ ]
+      ) [ "credentialsFile" "tokenFile" "certificateFile" ]
+    ) (attrNames cloudflaredTunnels);
+
+  keyPathProblems =
+    ctx:
+    let
+      keyPaths = filter (p: p != null) ([ (get ctx.settings "ageKeyFile" null) ] ++ get ctx.settings "ageSshKeyPaths" [ ]);
+      leaked = filter (p: elem (toString p) (map toString ctx.initrdPaths)) keyPaths;
+    in
+    map (p: "hostseal: the key ${quote p} is also copied into the initrd (boot.initrd.network.ssh.hostKeys or boot.initrd.secrets); an initrd on an unencrypted /boot gives the key away: use a separate key for the initrd") leaked;
+
+  # Installed names must not collide on disk: no name is a directory of another, and
+  # `rendered/` belongs to the templates when there are any.
+  layoutProblems =
+    templates: secrets:
+    let
+      names = map (n: get secrets.${n} "name" n) (attrNames secrets);
+      nested = concatMap (
+        a: map (b: "hostseal.secrets: ${quote a} cannot be both a file and the directory of ${quote b}") (
+          filter (b: hasPrefix "${a}/" b) names
+        )
+      ) names;
+      reserved = filter (n: n == "rendered" || hasPrefix "rendered/" n) names;
+    in
+    nested
+    ++ (
+      if templates != { } then
+        map (n: "hostseal.secrets: ${quote n} is under rendered/, which holds the templates") reserved
+      else
+        [ ]
+    );
+
+  # Every problem of a configuration, as assertion messages ([] when fine). `ctx` has the
+  # module's inputs: secrets, templates, tunnels, settings, users, groups, initrdPaths,
+  # cloudflaredTunnels, sopsNixSecrets (config.sops.secrets when sops-nix is imported).
+  problems =
+    ctx0:
+    let
+      ctx = {
+        secrets = { };
+        templates = { };
+        tunnels = { };
+        settings = { };
+        users = { };
+        groups = { };
+        initrdPaths = [ ];
+        cloudflaredTunnels = { };
+        sopsNixSecrets = { };
+      }
+      // ctx0;
+      secrets = ctx.secrets;
+      fromTunnels = tunnelSecrets ctx.tunnels;
+      clashes = filter (n: secrets ? ${n}) (attrNames fromTunnels);
+      any = secrets != { } || ctx.tunnels != { } || ctx.templates != { };
+      link = (locations ctx.settings false).symlinkPath;
+    in
+    concatMap (n: secretProblems ctx n secrets.${n}) (attrNames secrets)
+    ++ concatMap (n: templateProblems ctx n ctx.templates.${n}) (attrNames ctx.templates)
+    ++ concatMap (n: tunnelProblems ctx n ctx.tunnels.${n}) (attrNames ctx.tunnels)
+    ++ map (n: "hostseal.secrets.${quote n} is also made by hostseal.tunnels; remove one of them") clashes
+    ++ layoutProblems ctx.templates (fromTunnels // secrets)
+    ++ (
+      if ctx.tunnels != { } && get ctx.settings "hostRecipient" null == null then
+        [ "hostseal.tunnels is used but hostseal.age.hostRecipient is not set: set it to the host's age1… or ssh-ed25519 key so that the build checks every tunnel credential is sealed to this host" ]
+      else
+        [ ]
+    )
+    ++ (
+      if
+        any
+        && get ctx.settings "ageKeyFile" null == null
+        && get ctx.settings "ageSshKeyPaths" [ ] == [ ]
+        && get ctx.settings "sshKeyPaths" [ ] == [ ]
+      then
+        [ "hostseal: no key source: set hostseal.age.keyFile or hostseal.age.sshKeyPaths (or enable services.openssh)" ]
+      else
+        [ ]
+    )
+    ++ (
+      if ctx.sopsNixSecrets != { } && link == "/run/secrets" then
+        [ "hostseal and sops-nix both install into /run/secrets: move every sops.secrets entry to hostseal.secrets (see \"Migrating from sops-nix\"), or give hostseal another symlinkPath" ]
+      else
+        [ ]
+    )
+    ++ keyPathProblems ctx
+    ++ plaintextCredentialProblems ctx.cloudflaredTunnels;
+
+  # The sealed files a manifest uses (for the build-time checks).
+  sealedFiles = m: unique (map (s: s.sopsFile) m.secrets);
+in
+{
+  inherit
+    defaults
+    formats
+    placeholderFor
+    tunnelLayoutFor
+    tunnelSecretName
+    tunnelCertName
+    tunnelUnit
+    tunnelSecrets
+    tunnelServiceSettings
+    manifest
+    problems
+    sealedFiles
+    ;
+}

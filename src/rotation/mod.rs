@@ -1,0 +1,1 @@
+//! Key rotation: `updatekeys`, `rotate` and `audit` over whole trees. (Skeleton.)
