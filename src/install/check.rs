@@ -11,7 +11,8 @@ use crate::error::{Error, Kind};
 /// Parses each sealed file (without decrypting) and checks each `key` exists; with a resolver,
 /// also resolves owners and groups. Every problem is printed; the highest exit code wins.
 pub fn sopsfile(plan: &Plan, resolver: Option<&dyn Resolver>) -> Result<(), Error> {
-    let mut worst: Option<Error> = None;
+    let mut worst: Option<Kind> = None;
+    let mut count = 0usize;
     for item in &plan.items {
         let mut problems = Vec::new();
         if let Source::Sealed {
@@ -38,15 +39,19 @@ pub fn sopsfile(plan: &Plan, resolver: Option<&dyn Resolver>) -> Result<(), Erro
                 _ => Kind::Failure,
             };
             eprintln!("hostseal: {}: {}", shown(&item.rel), f.message);
-            if worst.as_ref().is_none_or(|w| w.kind < kind) {
-                worst = Some(Error::new(
-                    kind,
-                    format!("secret {}: {}", shown(&item.rel), f.message),
-                ));
+            count = count.saturating_add(1);
+            if worst.is_none_or(|w| w < kind) {
+                worst = Some(kind);
             }
         }
     }
-    worst.map_or(Ok(()), Err)
+    match worst {
+        None => Ok(()),
+        Some(kind) => Err(Error::new(
+            kind,
+            format!("{count} problem(s) found by --check-mode sopsfile"),
+        )),
+    }
 }
 
 fn check_file(
