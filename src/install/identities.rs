@@ -83,11 +83,7 @@ impl HostOpener {
 /// The keys module's entry point for identity bytes (auto-detects age identities vs OpenSSH
 /// private keys; ed25519 yields native + derived identities).
 fn add_identity(ids: &mut IdentitySet, bytes: &[u8], source: &str) -> Result<usize, Error> {
-    // TODO(merge): `IdentitySet::add_bytes(bytes, source)` from the keys engineer.
-    let _ = (ids, bytes, source);
-    Err(Error::failure(
-        "identity loading is not available in this build yet",
-    ))
+    ids.add_bytes(bytes, source)
 }
 
 impl Opener for HostOpener {
@@ -97,10 +93,7 @@ impl Opener for HostOpener {
                 .with_hint("set ageKeyFile or ageSshKeyPaths to an existing key"));
         }
         match format {
-            // TODO(merge): `crate::format::age_file::decrypt(bytes, &self.ids)`.
-            Format::Age => Err(Error::failure(
-                "whole-file age is not available in this build yet",
-            )),
+            Format::Age => crate::format::age_file::decrypt(bytes, &self.ids).map(Decrypted::Whole),
             f => {
                 let mut opened = crate::sops::open(bytes, f, &self.ids)?;
                 let tree = std::mem::take(&mut opened.tree);

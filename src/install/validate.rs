@@ -98,7 +98,7 @@ impl Ctx<'_> {
                 "format: unknown (yaml, json, dotenv, ini, binary, age)",
             ))
         })?;
-        let sops_file = abs_path(&what("sopsFile"), Some(&s.sops_file), "")?;
+        let sops_file = input_path(&what("sopsFile"), &s.sops_file)?;
         if s.entry.is_some() && !matches!(format, Format::Dotenv | Format::Ini) {
             return Err(Error::config(what("entry: only for dotenv and ini")));
         }
@@ -138,7 +138,7 @@ impl Ctx<'_> {
         check_name(&name).map_err(|m| Error::config(format!("template name {m}")))?;
         let rel = format!("{RENDERED}/{name}");
         let file = match t.file.as_deref() {
-            Some(f) => Some(abs_path(&what("file"), Some(f), "")?),
+            Some(f) => Some(input_path(&what("file"), f)?),
             None => None,
         };
         // sops-nix: owner defaults to null (uid 0) for templates.
@@ -241,18 +241,27 @@ fn abs_path(what: &str, value: Option<&str>, default: &str) -> Result<PathBuf, E
     Ok(PathBuf::from(v))
 }
 
+/// Files only read (sealed files, key files, template files, plugins): absolute, no NUL or
+/// newline; they need not be normalised (nothing is ever written there).
+fn input_path(what: &str, v: &str) -> Result<PathBuf, Error> {
+    if !v.starts_with('/') || v.contains(['\0', '\n', '\r']) {
+        return Err(Error::config(format!("{what}: must be an absolute path")));
+    }
+    Ok(PathBuf::from(v))
+}
+
 /// sops-nix writes `null` or `""` for an unset key file.
 fn opt_path(what: &str, value: Option<&str>) -> Result<Option<PathBuf>, Error> {
     match value {
         None | Some("") => Ok(None),
-        Some(v) => abs_path(what, Some(v), "").map(Some),
+        Some(v) => input_path(what, v).map(Some),
     }
 }
 
 fn paths(what: &str, list: Option<Vec<String>>) -> Result<Vec<PathBuf>, Error> {
     list.unwrap_or_default()
         .iter()
-        .map(|p| abs_path(what, Some(p), ""))
+        .map(|p| input_path(what, p))
         .collect()
 }
 
