@@ -262,6 +262,7 @@ impl Drop for Unmount {
 #[test]
 fn real_ramfs_mount_point() {
     let h = Host::new();
+    let _guard = Unmount(h.p("m"));
     let m = template_manifest(&h, 2, "a", 0);
     let o = common::hostseal(h.t.path())
         .arg("install")
