@@ -62,6 +62,9 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
         }
         CheckMode::Off => {}
     }
+    if !plan.age_plugins.is_empty() {
+        run::log("agePlugins are not supported by this build: plugin identities are skipped");
+    }
     if plan.gnupg_home {
         run::log("gnupgHome is ignored: PGP is not supported (files only PGP can open will fail)");
     }

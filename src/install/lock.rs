@@ -23,7 +23,10 @@ pub struct Lock {
 pub fn acquire(path: &Path, wait: Duration) -> Result<Lock, Error> {
     let err = |m: String| Error::failure(m).with_file(path.display().to_string());
     let (parent, name) = fs::split_parent(path).ok_or_else(|| err("not a file path".into()))?;
-    let dir = fs::walk_dir(parent, true).map_err(|e| err(e.message()))?;
+    let (grand, dir_name) = fs::split_parent(parent)
+        .ok_or_else(|| err("the lock must not be directly under /".into()))?;
+    let gfd = fs::walk_dir(grand, true).map_err(|e| err(e.message()))?;
+    let dir = fs::ensure_dir_at(&gfd, dir_name, 0o700).map_err(|e| err(e.desc().to_lowercase()))?;
     let st = fstat(&dir).map_err(|e| err(e.desc().to_lowercase()))?;
     if st.st_uid != 0 || st.st_mode & 0o022 != 0 {
         return Err(err(
@@ -70,6 +73,10 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = t.path().join("l/lock");
         let first = acquire(&p, WAIT).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |q: &Path| std::fs::metadata(q).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&t.path().join("l")), 0o700);
+        assert_eq!(mode(&p), 0o600);
         let e = acquire(&p, Duration::from_millis(100)).err().unwrap();
         assert_eq!(e.exit_code(), 1);
         assert!(e.hint.is_some());

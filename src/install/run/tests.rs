@@ -401,3 +401,22 @@ fn whole_file_and_binary() {
     e.run(&plan);
     assert_eq!(e.read("blob"), "\u{1}raw bytes\n".as_bytes());
 }
+
+#[test]
+fn planted_symlink_in_previous_generation_is_not_carried_over() {
+    let e = Env::new();
+    let f = e.sealed("s.yaml", "a: one\n");
+    let plan = e.plan(&secret("a", &f, "a", ""), r#","keepGenerations":0"#);
+    e.run(&plan);
+    let outside = e.p("outside-secret");
+    std::fs::write(&outside, b"not for you").unwrap();
+    std::fs::remove_file(e.p("m/1/a")).unwrap();
+    std::os::unix::fs::symlink(&outside, e.p("m/1/a")).unwrap();
+    std::fs::write(&f, "x: y\n").unwrap();
+    let r = e.run(&plan);
+    assert_eq!(r.status.item("a").unwrap().state, State::Failed);
+    assert!(
+        !e.p("m/2/a").exists(),
+        "nothing read through the planted link"
+    );
+}
