@@ -40,6 +40,13 @@ pub fn validate(raw: RawManifest, d: &Defaults, nixos_action: bool) -> Result<Pl
         &d.restart_lists_dir,
     )?;
     let lock_path = abs_path("lockPath", raw.lock_path.as_deref(), &d.lock_path)?;
+    for (what, p) in [
+        ("statusFile", &status_file),
+        ("restartListsDir", &restart_lists_dir),
+        ("lockPath", &lock_path),
+    ] {
+        ensure_outside(&symlink_path, p, what)?;
+    }
     let restart_via = restart_via(&raw, nixos_action)?;
     let ctx = Ctx {
         d,
@@ -571,6 +578,14 @@ mod tests {
         .unwrap();
         assert_eq!(p.items[0].owner, Principal::Id(1001));
         assert_eq!(p.items[0].group, Principal::Id(1001));
+    }
+
+    #[test]
+    fn nothing_written_through_the_symlink() {
+        for f in ["statusFile", "lockPath", "restartListsDir"] {
+            let j = format!(r#"{{"{f}":"/run/secrets/x"}}"#);
+            assert_eq!(plan(&j).unwrap_err().exit_code(), 6, "{f}");
+        }
     }
 
     #[test]
