@@ -503,3 +503,29 @@ stores:
         assert_eq!(rf.match_path(Path::new("/other/c.yaml")), "/other/c.yaml");
     }
 }
+
+#[cfg(test)]
+mod keys_example {
+    use super::*;
+    use crate::keys::recipient::Recipient;
+
+    /// The shipped `keys.example` is a valid rules file whose recipients parse and are named.
+    #[test]
+    fn keys_example_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys.example");
+        let rf = RulesFile::load(&path).unwrap();
+        let rule = rf
+            .rule_for(&rf.dir.join("secrets/builder/tunnel.json"))
+            .unwrap();
+        assert_eq!(rule.groups.len(), 1);
+        assert_eq!(rule.groups[0].len(), 2);
+        for r in &rule.groups[0] {
+            Recipient::parse(r).unwrap();
+            assert!(rf.name_of(r).is_some());
+        }
+        let other = rf
+            .rule_for(&rf.dir.join("secrets/admin-only.yaml"))
+            .unwrap();
+        assert_eq!(rf.name_of(&other.groups[0][0]), Some("admin"));
+    }
+}

@@ -23,7 +23,12 @@ pub fn run(args: &EncryptArgs) -> Result<u8, Error> {
 }
 
 fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
-    let name_path = name_path(&args.file, args.filename_override.as_deref())?;
+    // The sealed file's own path decides its rule and type: `--filename-override`, else
+    // `--output`, else the input.
+    let name_path = name_path(
+        &args.file,
+        args.filename_override.as_deref().or(args.output.as_deref()),
+    )?;
     let (input, output) = super::types::choose(
         &name_path,
         args.input_type.as_deref(),

@@ -45,7 +45,10 @@ pub fn pubkey(args: &PubkeyArgs) -> Result<u8, Error> {
     let path = args.file.as_deref().unwrap_or(Path::new("-"));
     let shown = path.display().to_string();
     let bytes = zeroize::Zeroizing::new(read_input(path)?);
-    let keys = crate::keys::public_of(&bytes).map_err(|e| e.with_file(shown.clone()))?;
+    let keys = crate::keys::public_of(&bytes).map_err(|mut e| {
+        e.file = Some(shown.clone());
+        e
+    })?;
     let line = if args.ssh {
         keys.ssh.ok_or_else(|| {
             Error::failure("not an ssh key: --ssh needs an OpenSSH ed25519 key").with_file(shown)
