@@ -419,3 +419,69 @@ fn ssh_host_key_identity_and_binary() {
         b"\x00\x01binary\n"
     );
 }
+
+/// A manifest exactly as sops-nix's `manifest-for.nix` writes it (secrets as a list, templates
+/// as an attrset with `content` and `file`, `placeholderBySecretName`, null key file/gnupg
+/// fields, `logging`, extra per-secret fields) installs unchanged; templates render into the
+/// new generation's `rendered/`.
+#[test]
+fn sops_nix_generated_manifest_with_templates() {
+    let h = Host::new();
+    let f = h.seal_json("app", &json!({"db": {"password": "pw1"}, "token": "t1"}));
+    let ph = |n: &str| {
+        use sha2::Digest;
+        format!(
+            "<SOPS:{}:PLACEHOLDER>",
+            hex::encode(sha2::Sha256::digest(n.as_bytes()))
+        )
+    };
+    let tfile = h.p("template-file");
+    std::fs::write(&tfile, format!("token={}\n", ph("token"))).unwrap();
+    let secret = |name: &str, key: &str| {
+        json!({"name": name, "key": key, "path": h.p(&format!("secrets/{name}")), "owner": "root",
+               "uid": 0, "group": "root", "gid": 0, "sopsFile": f, "format": "json", "mode": "0400",
+               "restartUnits": [], "reloadUnits": [], "neededForUsers": false, "sopsFileHash": ""})
+    };
+    let m = json!({
+        "secrets": [secret("db_password", "db/password"), secret("token", "token")],
+        "templates": {
+            "app.conf": {"name": "app.conf", "content": format!("pw={}\n", ph("db_password")),
+                         "path": h.p("secrets/rendered/app.conf"), "mode": "0440", "owner": null,
+                         "uid": 0, "group": null, "gid": 0, "file": h.p("unused-store-path"),
+                         "restartUnits": [], "reloadUnits": []},
+            "tok.env": {"name": "tok.env", "content": "", "path": h.p("etc/tok.env"), "mode": "0400",
+                        "owner": null, "uid": 0, "group": null, "gid": 0, "file": tfile,
+                        "restartUnits": [], "reloadUnits": []},
+        },
+        "placeholderBySecretName": {"db_password": ph("db_password"), "token": ph("token")},
+        "secretsMountPoint": h.p("m"), "symlinkPath": h.p("secrets"), "keepGenerations": 1,
+        "gnupgHome": null, "sshKeyPaths": [], "ageKeyFile": h.key, "ageSshKeyPaths": [],
+        "useTmpfs": false, "userMode": false,
+        "logging": {"keyImport": true, "secretChanges": true},
+        "lockPath": h.p("lock/lock"),
+    });
+    // sops-nix's template `file` wins over `content`: make app.conf's store file real.
+    std::fs::write(
+        h.p("unused-store-path"),
+        format!("pw={}\n", ph("db_password")),
+    )
+    .unwrap();
+    let path = h.p("sops-nix-manifest.json");
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    let o = h.install(&path);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(h.p("secrets/db_password")).unwrap(),
+        "pw1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.p("m/1/rendered/app.conf")).unwrap(),
+        "pw=pw1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.p("etc/tok.env")).unwrap(),
+        "token=t1\n"
+    );
+    let meta = std::fs::metadata(h.p("secrets/rendered/app.conf")).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o440);
+}
