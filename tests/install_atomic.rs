@@ -4,8 +4,8 @@
 //! watcher scanning the mount point in a tight loop never sees a file that a uid/gid other than
 //! root and the item's final owner/group could open.
 //!
-//! Items are templates (their bytes come from the manifest), so this test needs no decryption;
-//! sealed secrets go through the same staging/write/switch code.
+//! The secrets come from two JSON files sealed by the real sops (A and B contents); runs
+//! alternate between them.
 mod common;
 
 use rand::Rng;
@@ -30,19 +30,50 @@ fn expected(i: usize) -> (u32, u32, u32) {
     }
 }
 
-fn manifest(root: &Path, tag: &str) -> PathBuf {
-    let mut t = serde_json::Map::new();
-    for i in 0..ITEMS {
-        let (u, g, m) = expected(i);
-        t.insert(
-            format!("t{i}"),
-            json!({"content": format!("{tag}-{i}"), "mode": format!("{m:04o}"),
-                   "owner": null, "uid": u, "group": null, "gid": g}),
-        );
-    }
+/// Item `i`'s name: ten subdirectories, so directory creation is interrupted too.
+fn name(i: usize) -> String {
+    format!("d{}/t{i}", i % 10)
+}
+
+/// Seals `{k0: "<tag>-0", …}` with the real sops to `recipient`; root-owned 0444.
+fn seal(root: &Path, tag: &str, recipient: &str) -> PathBuf {
+    let plain: serde_json::Map<String, Value> = (0..ITEMS)
+        .map(|i| (format!("k{i}"), json!(format!("{tag}-{i}"))))
+        .collect();
+    let plain_path = root.join(format!("{tag}.plain.json"));
+    std::fs::write(&plain_path, serde_json::to_vec(&plain).unwrap()).unwrap();
+    let out = common::run_ok(
+        common::sops(root)
+            .args([
+                "encrypt",
+                "--age",
+                recipient,
+                "--input-type",
+                "json",
+                "--output-type",
+                "json",
+            ])
+            .arg(&plain_path),
+    );
+    let p = root.join(format!("{tag}.json"));
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+/// A manifest of `ITEMS` secrets taken from one sealed file.
+fn manifest(root: &Path, tag: &str, key: &Path, recipient: &str) -> PathBuf {
+    let sealed = seal(root, tag, recipient);
+    let secrets: Vec<Value> = (0..ITEMS)
+        .map(|i| {
+            let (u, g, m) = expected(i);
+            json!({"name": name(i), "sopsFile": sealed, "format": "json", "key": format!("k{i}"),
+                   "mode": format!("{m:04o}"), "owner": null, "uid": u, "group": null, "gid": g})
+        })
+        .collect();
     let m = json!({
         "secretsMountPoint": root.join("m"), "symlinkPath": root.join("secrets"),
-        "lockPath": root.join("lock/lock"), "keepGenerations": 3, "templates": Value::Object(t),
+        "lockPath": root.join("lock/lock"), "keepGenerations": 3, "secrets": secrets,
+        "ageKeyFile": key,
     });
     let p = root.join(format!("manifest-{tag}.json"));
     std::fs::write(&p, serde_json::to_vec(&m).unwrap()).unwrap();
@@ -62,7 +93,7 @@ fn check_complete(root: &Path) {
     assert_eq!(target.parent().unwrap(), root.join("m"));
     let mut tag = None;
     for i in 0..ITEMS {
-        let f = target.join(format!("rendered/t{i}"));
+        let f = target.join(name(i));
         let text = std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let (t, n) = text.split_once('-').unwrap();
         assert_eq!(n, i.to_string());
@@ -126,8 +157,9 @@ impl Drop for Unmount {
 fn kill_9_at_random_moments_never_breaks_the_link_and_watcher_sees_no_leak() {
     let t = tempfile::tempdir().unwrap();
     let root = t.path();
-    let a = manifest(root, "A");
-    let b = manifest(root, "B");
+    let (key, recipient) = common::age_keygen(root, "host");
+    let a = manifest(root, "A", &key, &recipient);
+    let b = manifest(root, "B", &key, &recipient);
     let _unmount = Unmount(root.join("m"));
     let start = Instant::now();
     assert!(install(root, &a).status().unwrap().success());
@@ -151,7 +183,7 @@ fn kill_9_at_random_moments_never_breaks_the_link_and_watcher_sees_no_leak() {
         })
     };
     let mut rng = rand::thread_rng();
-    let max_delay = (full.as_micros() * 2).clamp(1_000, 5_000_000) as u64;
+    let max_delay = (full.as_micros() * 3).clamp(1_000, 5_000_000) as u64;
     let mut switched = 0usize;
     let mut staged = 0usize;
     for run in 0..RUNS {
