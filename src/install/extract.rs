@@ -428,3 +428,32 @@ pub(crate) mod tests {
         assert!(check_sealed(b"hello", Format::Age, "").is_err());
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any key, written in `--extract` syntax with JSON escaping, parses back to itself.
+        #[test]
+        fn extract_syntax_round_trips(keys in proptest::collection::vec("[^\\x00-\\x1f]*", 1..4), idx in 0usize..1000) {
+            let mut text = String::new();
+            for k in &keys {
+                text.push('[');
+                text.push_str(&serde_json::to_string(k).unwrap());
+                text.push(']');
+            }
+            text.push_str(&format!("[{idx}]"));
+            let mut want: Vec<Seg> = keys.iter().map(|k| Seg::Key(k.clone())).collect();
+            want.push(Seg::Index(idx));
+            prop_assert_eq!(parse_key(&text).unwrap(), want);
+        }
+
+        /// The key parser never panics.
+        #[test]
+        fn parse_key_total(s in ".*") {
+            let _ = parse_key(&s);
+        }
+    }
+}

@@ -97,3 +97,32 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::install::validate::placeholder_for;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Splicing placeholders between arbitrary text yields the text with the values in
+        /// their places; text without placeholders is unchanged.
+        #[test]
+        fn render_splices_values(parts in proptest::collection::vec("[^<]*", 1..5), v in proptest::collection::vec(any::<u8>(), 0..32)) {
+            let mut p = BTreeMap::new();
+            p.insert("s".to_string(), placeholder_for("s"));
+            let mut values = BTreeMap::new();
+            values.insert("s".to_string(), SecretBytes::new(v.clone()));
+            let text = parts.join(&placeholder_for("s"));
+            let mut want = Vec::new();
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    want.extend_from_slice(&v);
+                }
+                want.extend_from_slice(part.as_bytes());
+            }
+            let got = render(text.as_bytes(), &p, &values).unwrap();
+            prop_assert_eq!(got.expose(), &want[..]);
+        }
+    }
+}
