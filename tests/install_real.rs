@@ -485,3 +485,40 @@ fn sops_nix_generated_manifest_with_templates() {
     let meta = std::fs::metadata(h.p("secrets/rendered/app.conf")).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o440);
 }
+
+/// dotenv: the whole decrypted file, or one `entry`; `key` is ignored for dotenv.
+#[test]
+fn dotenv_whole_file_and_entry() {
+    let h = Host::new();
+    let plain = h.p("app.env");
+    std::fs::write(&plain, "USER=app\nPASSWORD=s3cret\n").unwrap();
+    let out = common::run_ok(
+        common::sops(h.t.path())
+            .args([
+                "encrypt",
+                "--age",
+                &h.recipient,
+                "--input-type",
+                "dotenv",
+                "--output-type",
+                "dotenv",
+            ])
+            .arg(&plain),
+    );
+    let sealed = h.p("app.sealed.env");
+    std::fs::write(&sealed, out).unwrap();
+    let m = h.manifest(json!({"secrets": [
+        {"name": "env", "sopsFile": sealed, "format": "dotenv", "key": "ignored"},
+        {"name": "pw", "sopsFile": sealed, "format": "dotenv", "entry": "PASSWORD"},
+    ]}));
+    let o = h.install(&m);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(h.p("secrets/env")).unwrap(),
+        "USER=app\nPASSWORD=s3cret\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.p("secrets/pw")).unwrap(),
+        "s3cret"
+    );
+}

@@ -87,7 +87,7 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
         lock_wait: super::lock::WAIT,
     };
     let report = if opts.dry_run {
-        run::dry_run(&plan, &opts, &opener, resolver)
+        run::dry_run(&plan, &opener, resolver)
     } else {
         run::install(&plan, &opts, &opener, resolver)?
     };

@@ -289,12 +289,7 @@ fn removed<'a>(plan: &Plan, prev_status: Option<&'a Status>) -> Vec<&'a ItemStat
 }
 
 /// `--dry-run`: steps 1, 4–8, nothing written except the dry-activation lists.
-pub fn dry_run(
-    plan: &Plan,
-    opts: &Options,
-    opener: &dyn Opener,
-    resolver: &dyn Resolver,
-) -> Report {
+pub fn dry_run(plan: &Plan, opener: &dyn Opener, resolver: &dyn Resolver) -> Report {
     let mount_dir = fs::walk_dir(&plan.mount_point, false).ok();
     let slot = link_slot_readonly(&plan.symlink_path);
     let prev = mount_dir
@@ -323,7 +318,6 @@ pub fn dry_run(
         &now,
         &BTreeMap::new(),
     );
-    let _ = opts;
     Report {
         status: Status {
             version: status::SCHEMA,

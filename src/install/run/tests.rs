@@ -264,7 +264,7 @@ fn dry_run_changes_nothing() {
     e.run(&plan);
     std::fs::write(&f, "a: two\n").unwrap();
     let before = std::fs::read(&plan.status_file).unwrap();
-    let r = dry_run(&plan, &opts(), &PlainOpener, &Nss);
+    let r = dry_run(&plan, &PlainOpener, &Nss);
     assert_eq!(
         r.units.restart.iter().collect::<Vec<_>>(),
         ["a-svc.service"]
