@@ -75,9 +75,12 @@ pub struct StaleSince {
 }
 
 impl Status {
-    /// Whether anything failed, went stale or was refused (exit 7).
+    /// Whether anything failed, went stale or was refused (exit 7). A regular file replaced
+    /// by a custom-path symlink is reported but is not a failure.
     pub fn degraded(&self) -> bool {
-        self.items.iter().any(|i| i.state != State::Ok)
+        self.items
+            .iter()
+            .any(|i| matches!(i.state, State::Failed | State::Stale))
     }
     /// The status of `name`, if listed.
     pub fn item(&self, name: &str) -> Option<&ItemStatus> {
