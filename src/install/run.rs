@@ -392,6 +392,113 @@ fn item_statuses(
     out
 }
 
+/// What steps 2–5 established, used by the later steps.
+struct Ctx<'p> {
+    plan: &'p Plan,
+    lock: lock::Lock,
+    link_dir: OwnedFd,
+    link_name: &'p str,
+    slot: LinkSlot,
+    mount_dir: OwnedFd,
+    prev: Option<(u64, OwnedFd)>,
+    prev_status: Option<Status>,
+    started: String,
+}
+
+impl<'p> Ctx<'p> {
+    /// Steps 2, 3 and 5: lock (and pending restarts), link check, mount, previous generation,
+    /// status `in_progress`.
+    fn prepare(plan: &'p Plan, opts: &Options) -> Result<Ctx<'p>, Error> {
+        let lock = lock::acquire(&plan.lock_path, opts.lock_wait)?;
+        finish_pending(plan, &lock.dir);
+        let (link_dir, link_name) = link_parent(&plan.symlink_path)?;
+        let slot = generation::inspect_link(&link_dir, link_name)
+            .map_err(|m| Error::failure(m).with_file(plan.symlink_path.display().to_string()))?;
+        let mount_dir = mount::prepare(&plan.mount_point, opts.mount)?;
+        generation::clean_staging(&mount_dir).map_err(|e| sys_err(&plan.mount_point, e))?;
+        let prev = generation::previous(&mount_dir, &plan.mount_point, &slot);
+        let ctx = Ctx {
+            plan,
+            lock,
+            link_dir,
+            link_name,
+            slot,
+            mount_dir,
+            prev,
+            prev_status: status::read(&plan.status_file).ok(),
+            started: status::now_rfc3339(),
+        };
+        write_status(
+            plan,
+            &in_progress(ctx.prev_status.as_ref(), &ctx.started, ctx.prev_n()),
+        );
+        Ok(ctx)
+    }
+
+    fn prev_n(&self) -> Option<u64> {
+        self.prev.as_ref().map(|p| p.0)
+    }
+
+    fn statuses(&self, d: &Decided, n: u64, links: &BTreeMap<String, Failure>) -> Vec<ItemStatus> {
+        item_statuses(
+            self.plan,
+            d,
+            self.prev_status.as_ref(),
+            n,
+            &self.started,
+            links,
+        )
+    }
+
+    /// `strict` with a failure: no switch, the staging directory goes, the status says why.
+    fn abort(&self, staging: Staging, mut d: Decided, n: u64) -> Result<Report, Error> {
+        staging
+            .discard(&self.mount_dir)
+            .map_err(|e| sys_err(&self.plan.mount_point, e))?;
+        log("strict: aborted, nothing switched");
+        for o in d.outcomes.iter_mut().filter(|o| o.failure.is_some()) {
+            o.decision = Decision::Absent;
+        }
+        let st = final_status(
+            self.prev_n(),
+            &self.started,
+            self.statuses(&d, n, &BTreeMap::new()),
+        );
+        write_status(self.plan, &st);
+        Ok(Report {
+            status: st,
+            units: UnitSet::default(),
+        })
+    }
+
+    /// Steps 9–14: pending restarts saved, rename, link switch, custom paths, restarts, prune,
+    /// status.
+    fn switch(&self, staging: Staging, d: Decided, n: u64) -> Result<Report, Error> {
+        let plan = self.plan;
+        if let Err(e) = units::save_pending(&self.lock.dir, &d.units) {
+            log(&format!("cannot save pending restarts: {e}"));
+        }
+        staging
+            .commit(&self.mount_dir, n)
+            .map_err(|e| sys_err(&plan.mount_point, e))?;
+        let target = plan.mount_point.join(n.to_string());
+        generation::switch_link(&self.link_dir, self.link_name, &target, &self.slot)
+            .map_err(|e| sys_err(&plan.symlink_path, e))?;
+        let links = custom_links(plan, &d, self.prev_status.as_ref());
+        for e in units::execute(&plan.restart_via, &plan.restart_lists_dir, false, &d.units) {
+            log(&format!("restart: {e}"));
+        }
+        units::clear_pending(&self.lock.dir);
+        prune(plan, &self.mount_dir, n);
+        let st = final_status(Some(n), &self.started, self.statuses(&d, n, &links));
+        write_status(plan, &st);
+        Ok(Report {
+            status: st,
+            units: d.units,
+        })
+    }
+}
+
 /// The whole install (steps 2–14) for a validated plan.
 pub fn install(
     plan: &Plan,
@@ -399,74 +506,25 @@ pub fn install(
     opener: &dyn Opener,
     resolver: &dyn Resolver,
 ) -> Result<Report, Error> {
-    let lock = lock::acquire(&plan.lock_path, opts.lock_wait)?;
-    finish_pending(plan, &lock.dir);
-    let (link_parent, link_name) = link_parent(&plan.symlink_path)?;
-    let slot = generation::inspect_link(&link_parent, link_name)
-        .map_err(|m| Error::failure(m).with_file(plan.symlink_path.display().to_string()))?;
-    let mount_dir = mount::prepare(&plan.mount_point, opts.mount)?;
-    generation::clean_staging(&mount_dir).map_err(|e| sys_err(&plan.mount_point, e))?;
-    let prev_status = status::read(&plan.status_file).ok();
-    let started = status::now_rfc3339();
-    let prev = generation::previous(&mount_dir, &plan.mount_point, &slot);
-    write_status(
-        plan,
-        &in_progress(prev_status.as_ref(), &started, prev.as_ref().map(|p| p.0)),
-    );
-    let n = generation::next_number(&mount_dir, prev.as_ref().map(|p| p.0))
+    let ctx = Ctx::prepare(plan, opts)?;
+    let n = generation::next_number(&ctx.mount_dir, ctx.prev_n())
         .map_err(|e| sys_err(&plan.mount_point, e))?;
-    let first = !matches!(slot, LinkSlot::Symlink(_));
+    let first = !matches!(ctx.slot, LinkSlot::Symlink(_));
     let produced = produce(plan, opener, resolver);
-    let mut d = decide_all(plan, produced, prev.as_ref().map(|p| &p.1), first);
-    let staging = Staging::create(&mount_dir).map_err(|e| sys_err(&plan.mount_point, e))?;
+    let mut d = decide_all(plan, produced, ctx.prev.as_ref().map(|p| &p.1), first);
+    let staging = Staging::create(&ctx.mount_dir).map_err(|e| sys_err(&plan.mount_point, e))?;
     build(&staging, plan, &mut d);
-    log_changes(plan, &d, prev_status.as_ref(), false, prev.is_some());
-    let failed = d.outcomes.iter().any(|o| o.failure.is_some());
-    if plan.strict && failed {
-        staging
-            .discard(&mount_dir)
-            .map_err(|e| sys_err(&plan.mount_point, e))?;
-        log("strict: aborted, nothing switched");
-        for o in d.outcomes.iter_mut().filter(|o| o.failure.is_some()) {
-            o.decision = Decision::Absent;
-        }
-        let items = item_statuses(
-            plan,
-            &d,
-            prev_status.as_ref(),
-            n,
-            &started,
-            &BTreeMap::new(),
-        );
-        let st = final_status(prev.as_ref().map(|p| p.0), &started, items);
-        write_status(plan, &st);
-        return Ok(Report {
-            status: st,
-            units: UnitSet::default(),
-        });
+    log_changes(
+        plan,
+        &d,
+        ctx.prev_status.as_ref(),
+        false,
+        ctx.prev.is_some(),
+    );
+    if plan.strict && d.outcomes.iter().any(|o| o.failure.is_some()) {
+        return ctx.abort(staging, d, n);
     }
-    if let Err(e) = units::save_pending(&lock.dir, &d.units) {
-        log(&format!("cannot save pending restarts: {e}"));
-    }
-    staging
-        .commit(&mount_dir, n)
-        .map_err(|e| sys_err(&plan.mount_point, e))?;
-    let target = plan.mount_point.join(n.to_string());
-    generation::switch_link(&link_parent, link_name, &target, &slot)
-        .map_err(|e| sys_err(&plan.symlink_path, e))?;
-    let links = custom_links(plan, &d, prev_status.as_ref());
-    for e in units::execute(&plan.restart_via, &plan.restart_lists_dir, false, &d.units) {
-        log(&format!("restart: {e}"));
-    }
-    units::clear_pending(&lock.dir);
-    prune(plan, &mount_dir, n);
-    let items = item_statuses(plan, &d, prev_status.as_ref(), n, &started, &links);
-    let st = final_status(Some(n), &started, items);
-    write_status(plan, &st);
-    Ok(Report {
-        status: st,
-        units: d.units,
-    })
+    ctx.switch(staging, d, n)
 }
 
 fn sys_err(path: &Path, e: nix::errno::Errno) -> Error {
