@@ -302,3 +302,42 @@ fn symlink_path_that_is_a_file_is_exit_1_before_any_change() {
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     assert!(!h.p("m").exists());
 }
+
+/// Attacks on custom paths: a parent another user can write, a symlinked parent. Each is
+/// refused (that item fails, exit 7), nothing is written there, the other items install.
+#[test]
+fn custom_path_attacks_refused_nothing_written_outside() {
+    let h = Host::new();
+    let open_dir = h.p("world-writable");
+    std::fs::create_dir(&open_dir).unwrap();
+    std::fs::set_permissions(&open_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let elsewhere = h.p("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, h.p("via-link")).unwrap();
+    let t = |c: &str, path: PathBuf| json!({"content": c, "path": path});
+    let m = h.manifest(json!({"templates": {
+        "a": t("A", open_dir.join("a")),
+        "b": t("B", h.p("via-link/b")),
+        "c": t("C", h.p("fine/c")),
+    }}));
+    let o = h.install(&m, &[]);
+    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    assert!(std::fs::read_dir(&open_dir).unwrap().next().is_none());
+    assert!(std::fs::read_dir(&elsewhere).unwrap().next().is_none());
+    assert_eq!(std::fs::read(h.p("fine/c")).unwrap(), b"C");
+    let st: Value = serde_json::from_slice(&std::fs::read(h.p("m/status.json")).unwrap()).unwrap();
+    let state = |n: &str| {
+        st["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == n)
+            .unwrap()["state"]
+            .clone()
+    };
+    assert_eq!(state("rendered/a"), "failed");
+    assert_eq!(state("rendered/b"), "failed");
+    assert_eq!(state("rendered/c"), "ok");
+    // The secret itself is still installed under symlinkPath.
+    assert_eq!(std::fs::read(h.p("secrets/rendered/a")).unwrap(), b"A");
+}
