@@ -137,6 +137,10 @@ pub struct RawSecret {
     /// hostseal: `keep` (default) or `remove` the previous copy on failure.
     #[serde(default)]
     pub on_failure: Option<String>,
+    /// hostseal: check the bytes before installing (`cloudflared-credentials`,
+    /// `cloudflared-token`); set by the Nix module for tunnels.
+    #[serde(default)]
+    pub validate: Option<String>,
 }
 
 /// sops-nix writes `templates` as an object keyed by name; hostseal also accepts a list.

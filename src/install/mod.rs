@@ -7,6 +7,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod credentials;
 pub mod custom_paths;
 pub mod defaults;
 pub mod extract;

@@ -82,6 +82,8 @@ pub struct Item {
     pub reload_units: Vec<String>,
     /// What happens to the previous copy on failure.
     pub on_failure: OnFailure,
+    /// A check of the bytes before they are installed.
+    pub check: Option<super::credentials::Check>,
 }
 
 impl Item {

@@ -68,7 +68,10 @@ fn produce(plan: &Plan, opener: &dyn Opener, resolver: &dyn Resolver) -> Vec<Pro
     let mut values: BTreeMap<String, SecretBytes> = BTreeMap::new();
     for item in &plan.items {
         let bytes = match &item.source {
-            Source::Sealed { .. } => cache.secret(&item.source),
+            Source::Sealed { .. } => cache.secret(&item.source).and_then(|b| match item.check {
+                Some(c) => c.run(b.expose()).map(|()| b),
+                None => Ok(b),
+            }),
             Source::Template { content, file } => render(plan, content, file.as_deref(), &values),
         };
         if let (Ok(b), false) = (&bytes, item.is_template()) {

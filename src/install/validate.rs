@@ -1,6 +1,7 @@
 //! Step 1 of SPEC §3: the raw manifest becomes a [`Plan`], or an error that is exit 6 and
 //! changes nothing. Messages name the secret and the field, never a value that could be secret.
 
+use super::credentials::Check;
 use super::defaults::Defaults;
 use super::manifest::{RawManifest, RawSecret, RawTemplate, RawTemplates};
 use super::plan::{Item, OnFailure, Plan, Principal, RestartVia, Source};
@@ -117,7 +118,16 @@ impl Ctx<'_> {
             on_failure(s.on_failure.as_deref().unwrap_or(&self.d.secret.on_failure))
                 .ok_or_else(|| Error::config(what("onFailure: must be \"keep\" or \"remove\"")))?;
         let (owner, group) = principals(s.owner, s.uid, s.group, s.gid, Some(&self.d.secret.owner));
+        let check = match s.validate.as_deref() {
+            None => None,
+            Some(v) => Some(Check::from_name(v).ok_or_else(|| {
+                Error::config(what(
+                    "validate: must be \"cloudflared-credentials\" or \"cloudflared-token\"",
+                ))
+            })?),
+        };
         Ok(Item {
+            check,
             custom_path: self.custom_path(&what("path"), s.path.as_deref(), &name)?,
             mode: mode(
                 &what("mode"),
@@ -167,6 +177,7 @@ impl Ctx<'_> {
             owner,
             group,
             on_failure: OnFailure::Keep,
+            check: None,
         })
     }
 
@@ -529,6 +540,7 @@ mod tests {
             r#","restartUnits":["x.notatype"]"#,
             r#","onFailure":"explode""#,
             r#","entry":"K""#,
+            r#","validate":"nope""#,
         ] {
             let e = plan(&with_secret(extra)).unwrap_err();
             assert_eq!(e.exit_code(), 6, "{extra}");
