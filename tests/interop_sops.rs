@@ -100,11 +100,24 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// The flags of `extra` that `decrypt` takes too (types; leaf rules are for encrypt only).
+fn for_decrypt<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    if extra.first().is_some_and(|f| f.contains("type")) {
+        extra.to_vec()
+    } else {
+        Vec::new()
+    }
+}
+
 /// sops seals, hostseal opens: output identical to `sops decrypt`.
-fn sops_to_hostseal(fixture_name: &str, name: &str, extra: &[&str]) {
+fn sops_to_hostseal(fixture_name: &str, name: &str, enc_extra: &[&str]) {
+    let extra = &for_decrypt(enc_extra)[..];
     let e = env();
     let plain = e.put(fixture_name, name);
-    let sealed = e.write(&format!("sealed-{name}"), &e.sops_encrypt(&plain, extra));
+    let sealed = e.write(
+        &format!("sealed-{name}"),
+        &e.sops_encrypt(&plain, enc_extra),
+    );
     let expected = e.sops_decrypt(&sealed, extra);
     let actual = e.hs_decrypt(&sealed, extra);
     assert_eq!(text(&actual), text(&expected), "{fixture_name}");
@@ -112,11 +125,15 @@ fn sops_to_hostseal(fixture_name: &str, name: &str, extra: &[&str]) {
 }
 
 /// hostseal seals, sops opens: sops prints what it prints for its own sealing of the input.
-fn hostseal_to_sops(fixture_name: &str, name: &str, extra: &[&str]) {
+fn hostseal_to_sops(fixture_name: &str, name: &str, enc_extra: &[&str]) {
+    let extra = &for_decrypt(enc_extra)[..];
     let e = env();
     let plain = e.put(fixture_name, name);
-    let ours = e.write(&format!("ours-{name}"), &e.hs_encrypt(&plain, extra));
-    let theirs = e.write(&format!("theirs-{name}"), &e.sops_encrypt(&plain, extra));
+    let ours = e.write(&format!("ours-{name}"), &e.hs_encrypt(&plain, enc_extra));
+    let theirs = e.write(
+        &format!("theirs-{name}"),
+        &e.sops_encrypt(&plain, enc_extra),
+    );
     assert_eq!(
         text(&e.sops_decrypt(&ours, extra)),
         text(&e.sops_decrypt(&theirs, extra)),
@@ -207,9 +224,15 @@ fn shamir_groups_and_mac_only_encrypted_both_ways() {
     assert!(text(&theirs).contains("shamir_threshold: 2"));
     assert!(text(&theirs).contains("mac_only_encrypted: true"));
     let theirs_p = e.write("theirs-s.yaml", &theirs);
+    let keys = format!(
+        "{}\n{}\n",
+        std::fs::read_to_string(&k2).unwrap(),
+        std::fs::read_to_string(&k3).unwrap()
+    );
+    let both = e.write("two.keys", keys.as_bytes());
     let expected = run_ok(
         sops(e.dir.path())
-            .env("SOPS_AGE_KEY_FILE", &e.key)
+            .env("SOPS_AGE_KEY_FILE", &both)
             .args(["decrypt"])
             .arg(&theirs_p),
     );
@@ -237,12 +260,6 @@ fn shamir_groups_and_mac_only_encrypted_both_ways() {
     let ours = run_ok(hostseal(e.dir.path()).args(["encrypt"]).arg(&plain));
     assert!(text(&ours).contains("shamir_threshold: 2"));
     let ours_p = e.write("ours-s.yaml", &ours);
-    let keys = format!(
-        "{}\n{}\n",
-        std::fs::read_to_string(&k2).unwrap(),
-        std::fs::read_to_string(&k3).unwrap()
-    );
-    let both = e.write("two.keys", keys.as_bytes());
     let back = run_ok(
         sops(e.dir.path())
             .env("SOPS_AGE_KEY_FILE", &both)

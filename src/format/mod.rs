@@ -139,6 +139,10 @@ impl Format {
         check_size(input)?;
         match self {
             Format::Binary => json::parse(input),
+            Format::Yaml => {
+                reject_bare_cr(input)?;
+                yaml::parse(input)
+            }
             other => other.parse_tree(input),
         }
     }
@@ -184,6 +188,27 @@ impl Format {
             ))),
         }
     }
+}
+
+/// A carriage return not followed by a line feed is a line break to YAML but invisible in most
+/// editors, and sops never writes one. In a sealed file it can turn a one-item list into a
+/// scalar without changing any AAD or the MAC (sops authenticates leaf values in order, not the
+/// structure), so sealed YAML with one is refused.
+fn reject_bare_cr(input: &[u8]) -> Result<(), FormatError> {
+    let mut line = 1;
+    for (i, &b) in input.iter().enumerate() {
+        if b == b'\n' {
+            line += 1;
+        } else if b == b'\r' && input.get(i + 1) != Some(&b'\n') {
+            return Err(FormatError::Syntax {
+                kind: "YAML",
+                line,
+                column: 1 + input[..i].iter().rev().take_while(|&&c| c != b'\n').count(),
+                message: "a carriage return without a line feed (not written by sops)".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_size(input: &[u8]) -> Result<(), FormatError> {

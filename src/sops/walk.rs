@@ -298,7 +298,7 @@ fn open_map(w: &mut Walk, map: &Map, state: Marked, stash: &mut IvStash) -> Resu
     for item in &map.0 {
         match item {
             MapItem::Comment(text) => {
-                let plain = open_comment(w, text, stash)?;
+                let plain = open_comment(w, text, state, stash)?;
                 marked |= w.sel.comment_marks(&plain);
                 out.push(MapItem::Comment(plain));
             }
@@ -327,13 +327,14 @@ fn open_node(w: &mut Walk, node: &Node, state: Marked, stash: &mut IvStash) -> R
                 w.display.push(PathSegment::Index(i));
                 let opened = match item {
                     Node::Scalar(Scalar::Str(s)) if is_comment_value(s) => {
-                        let plain = open_comment(w, s, stash)?;
+                        let plain = open_comment(w, s, state, stash)?;
                         marked |= w.sel.comment_marks(&plain);
                         Node::Comment(plain)
                     }
                     Node::Comment(text) => {
-                        marked |= w.sel.comment_marks(text);
-                        Node::Comment(text.clone())
+                        let plain = open_comment(w, text, state, stash)?;
+                        marked |= w.sel.comment_marks(&plain);
+                        Node::Comment(plain)
                     }
                     other => {
                         let child = w.sel.after_marking_comment(state, marked);
@@ -399,8 +400,23 @@ fn open_scalar(
     Ok(scalar)
 }
 
-fn open_comment(w: &mut Walk, text: &str, stash: &mut IvStash) -> Result<String, Error> {
+/// Opens a comment. Comments are outside the MAC (as in sops), so a clear comment where the
+/// file's rule says comments are encrypted can only have been added or altered by hand: it is an
+/// integrity error, like a clear value in an encrypted position (sops keeps such comments).
+fn open_comment(
+    w: &mut Walk,
+    text: &str,
+    state: Marked,
+    stash: &mut IvStash,
+) -> Result<String, Error> {
     if !looks_encrypted(text) {
+        if !text.is_empty() && w.sel.encrypts_comment(state, text) {
+            return Err(Error::integrity(format!(
+                "comment at {} is not encrypted although the file's rule says it must be",
+                w.where_()
+            ))
+            .with_hint("comments are not covered by the MAC; remove comments added by hand"));
+        }
         return Ok(text.to_string());
     }
     let value = EncValue::parse(text)
