@@ -341,3 +341,30 @@ fn custom_path_attacks_refused_nothing_written_outside() {
     // The secret itself is still installed under symlinkPath.
     assert_eq!(std::fs::read(h.p("secrets/rendered/a")).unwrap(), b"A");
 }
+
+#[test]
+fn use_tmpfs_mounts_tmpfs() {
+    let h = Host::new();
+    let _guard = Unmount(h.p("m"));
+    let m = h.manifest(json!({"useTmpfs": true, "templates": {"t": {"content": "x"}}}));
+    let o = common::hostseal(h.t.path())
+        .arg("install")
+        .arg(&m)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = Command::new("stat")
+        .args(["-f", "-c", "%T"])
+        .arg(h.p("m"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "tmpfs");
+    // The same mount point asked as ramfs now: refused (wrong type), exit 1.
+    let m = h.manifest(json!({"useTmpfs": false, "templates": {"t": {"content": "x"}}}));
+    let o = common::hostseal(h.t.path())
+        .arg("install")
+        .arg(&m)
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+}
