@@ -28,6 +28,7 @@ pub fn link(path: &Path, target: &Path, uid: u32, gid: u32) -> Result<Linked, St
         Some(SFlag::S_IFDIR) => return Err("a directory is there; it is never replaced".into()),
         Some(_) => return Err("a special file is there; refusing to replace it".into()),
     };
+    fs::remove_leftovers(&dir, &format!(".{name}.hostseal-"), SFlag::S_IFLNK);
     let tmp = format!(".{name}.hostseal-{}", fs::random_suffix());
     symlinkat(target, &dir, tmp.as_str()).map_err(|e| e.desc().to_lowercase())?;
     let r = fchownat(

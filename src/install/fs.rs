@@ -310,6 +310,22 @@ pub fn random_suffix() -> String {
     hex::encode(b)
 }
 
+/// Unlinks entries of type `kind` whose name starts with `prefix`: temporary names left by a
+/// run killed between create and rename. Best effort.
+pub fn remove_leftovers<Fd: AsFd>(dir: Fd, prefix: &str, kind_wanted: SFlag) {
+    let dir = dir.as_fd();
+    for n in list_dir(dir).unwrap_or_default() {
+        if !n.starts_with(prefix) {
+            continue;
+        }
+        if let Ok(Some(st)) = lstat_at(dir, &n) {
+            if kind(&st) == kind_wanted {
+                let _ = unlinkat(dir, n.as_str(), UnlinkatFlags::NoRemoveDir);
+            }
+        }
+    }
+}
+
 /// Writes `bytes` atomically to `dir/name`: a fresh temp file (root, `mode`), then `renameat`.
 pub fn replace_file_at<Fd: AsFd>(
     dir: Fd,
@@ -318,6 +334,7 @@ pub fn replace_file_at<Fd: AsFd>(
     mode: u32,
 ) -> Result<(), Errno> {
     let dir = dir.as_fd();
+    remove_leftovers(dir, &format!(".{name}.tmp-"), SFlag::S_IFREG);
     let tmp = format!(".{name}.tmp-{}", random_suffix());
     write_new(dir, &tmp, bytes, 0, 0, mode)?;
     let r = nix::fcntl::renameat(dir, tmp.as_str(), dir, name);
@@ -392,6 +409,18 @@ mod tests {
             open_regular_at(&fd, "p", 9).unwrap_err(),
             OpenError::NotRegular
         );
+    }
+
+    #[test]
+    fn replace_file_removes_leftover_temp_files() {
+        let (t, fd) = tmp();
+        std::fs::write(t.path().join(".s.json.tmp-dead"), b"old").unwrap();
+        replace_file_at(&fd, "s.json", b"new", 0o644).unwrap();
+        let names: Vec<_> = std::fs::read_dir(t.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["s.json"]);
     }
 
     #[test]

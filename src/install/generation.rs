@@ -176,6 +176,7 @@ pub fn switch_link<Fd: AsFd>(
 /// `symlinkat` under a random name in `parent`, then `renameat` onto `name`.
 pub fn atomic_symlink<Fd: AsFd>(parent: Fd, name: &str, target: &Path) -> Result<(), Errno> {
     let parent = parent.as_fd();
+    fs::remove_leftovers(parent, &format!(".{name}.hostseal-link-"), SFlag::S_IFLNK);
     let tmp = format!(".{name}.hostseal-link-{}", fs::random_suffix());
     symlinkat(target, parent, tmp.as_str())?;
     let r = renameat(parent, tmp.as_str(), parent, name);
