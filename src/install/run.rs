@@ -200,7 +200,8 @@ fn changed(prev: Option<&Prev>, bytes: &[u8], uid: u32, gid: u32, mode: u32) -> 
 struct Decided {
     outcomes: Vec<Outcome>,
     units: UnitSet,
-    changed: Vec<bool>,
+    /// Per item: `None` unchanged, `Some(true)` added, `Some(false)` changed.
+    changed: Vec<Option<bool>>,
 }
 
 fn decide_all(
@@ -225,7 +226,7 @@ fn decide_all(
             units.restart.extend(item.restart_units.iter().cloned());
             units.reload.extend(item.reload_units.iter().cloned());
         }
-        changed_flags.push(ch);
+        changed_flags.push(ch.then_some(pf.is_none()));
         outcomes.push(o);
     }
     units.normalize();
@@ -237,13 +238,7 @@ fn decide_all(
 }
 
 /// Logs one line per added/changed/failed item and per removed secret.
-fn log_changes(
-    plan: &Plan,
-    d: &Decided,
-    prev_status: Option<&Status>,
-    dry: bool,
-    prev_exists: bool,
-) {
+fn log_changes(plan: &Plan, d: &Decided, prev_status: Option<&Status>, dry: bool) {
     let would = if dry { "would be " } else { "" };
     for ((item, o), ch) in plan.items.iter().zip(&d.outcomes).zip(&d.changed) {
         if let Some(f) = &o.failure {
@@ -264,12 +259,8 @@ fn log_changes(
                     shown(&item.rel)
                 ));
             }
-        } else if *ch {
-            let what = if prev_exists && prev_status.is_none_or(|s| s.item(&item.rel).is_some()) {
-                "changed"
-            } else {
-                "added"
-            };
+        } else if let Some(added) = ch {
+            let what = if *added { "added" } else { "changed" };
             log(&format!("{would}{what} {}", shown(&item.rel)));
         }
     }
@@ -302,7 +293,7 @@ pub fn dry_run(plan: &Plan, opener: &dyn Opener, resolver: &dyn Resolver) -> Rep
     let first = !matches!(slot, LinkSlot::Symlink(_));
     let produced = produce(plan, opener, resolver);
     let d = decide_all(plan, produced, prev.as_ref().map(|p| &p.1), first);
-    log_changes(plan, &d, prev_status.as_ref(), true, prev.is_some());
+    log_changes(plan, &d, prev_status.as_ref(), true);
     for u in &d.units.restart {
         log(&format!("would restart {u}"));
     }
@@ -517,13 +508,7 @@ pub fn install(
     let mut d = decide_all(plan, produced, ctx.prev.as_ref().map(|p| &p.1), first);
     let staging = Staging::create(&ctx.mount_dir).map_err(|e| sys_err(&plan.mount_point, e))?;
     build(&staging, plan, &mut d);
-    log_changes(
-        plan,
-        &d,
-        ctx.prev_status.as_ref(),
-        false,
-        ctx.prev.is_some(),
-    );
+    log_changes(plan, &d, ctx.prev_status.as_ref(), false);
     if plan.strict && d.outcomes.iter().any(|o| o.failure.is_some()) {
         return ctx.abort(staging, d, n);
     }
