@@ -60,7 +60,7 @@ fn check_file(
     key: &str,
 ) -> Result<(), Failure> {
     let cap = crate::limits::MAX_INPUT as u64;
-    let (fd, _) = fs::open_regular(path, cap)
+    let (fd, _) = fs::open_input(path, cap)
         .map_err(|m| Failure::new("unreadable", format!("sealed file {}: {m}", path.display())))?;
     let bytes = fs::read_capped(&fd, cap).map_err(|e| {
         Failure::new(

@@ -109,7 +109,7 @@ impl<'a> SealedCache<'a> {
 /// group/other-writable (write access to it decides what root installs).
 pub fn read_sealed(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, Failure> {
     let cap = crate::limits::MAX_INPUT as u64;
-    let (fd, st) = fs::open_regular(path, cap)
+    let (fd, st) = fs::open_input(path, cap)
         .map_err(|m| Failure::new("unreadable", format!("sealed file {}: {m}", path.display())))?;
     if st.st_uid != 0 || st.st_mode & 0o022 != 0 {
         return Err(Failure::new(

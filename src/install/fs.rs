@@ -249,17 +249,32 @@ impl OpenError {
     }
 }
 
-/// Opens an absolute path's file: a checked walk to the parent, then [`open_regular_at`].
-pub fn open_regular(path: &Path, cap: u64) -> Result<(OwnedFd, FileStat), String> {
-    let (parent, name) = split_parent(path).ok_or_else(|| "not a file path".to_string())?;
-    let dir = open_parent(parent)?;
-    open_regular_at(&dir, name, cap).map_err(|e| e.message())
+/// Opens a file that is only read (sealed files, key files, template files): `O_NONBLOCK`
+/// (a FIFO cannot hang us), symlinks followed (NixOS impermanence links `/etc/ssh` keys; the
+/// checks apply to the file actually opened, through `fstat` on the fd), regular, ≤ `cap`.
+pub fn open_input(path: &Path, cap: u64) -> Result<(OwnedFd, FileStat), String> {
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| match e {
+        Errno::ENOENT => "no such file".to_string(),
+        e => e.desc().to_lowercase(),
+    })?;
+    let st = fstat(&fd).map_err(|e| e.desc().to_lowercase())?;
+    if kind(&st) != SFlag::S_IFREG {
+        return Err(OpenError::NotRegular.message());
+    }
+    if u64::try_from(st.st_size).unwrap_or(u64::MAX) > cap {
+        return Err(OpenError::TooLarge.message());
+    }
+    Ok((fd, st))
 }
 
-/// Opens a directory by absolute path for reading; symlinks in the *parents* are followed (key
-/// and store paths such as `/etc/ssh` or `/nix/store` are root's), the last one is not.
-fn open_parent(parent: &Path) -> Result<OwnedFd, String> {
-    nix::fcntl::open(parent, DIR_FLAGS, Mode::empty()).map_err(|e| e.desc().to_lowercase())
+/// Opens a file hostseal itself wrote (the status file): the parent is opened by path, the
+/// file itself never through a symlink.
+pub fn open_regular(path: &Path, cap: u64) -> Result<(OwnedFd, FileStat), String> {
+    let (parent, name) = split_parent(path).ok_or_else(|| "not a file path".to_string())?;
+    let dir =
+        nix::fcntl::open(parent, DIR_FLAGS, Mode::empty()).map_err(|e| e.desc().to_lowercase())?;
+    open_regular_at(&dir, name, cap).map_err(|e| e.message())
 }
 
 /// Removes `name` in `dir` and everything under it, fd-relative, never following a symlink
@@ -421,6 +436,19 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["s.json"]);
+    }
+
+    #[test]
+    fn open_input_follows_links_but_checks_the_target() {
+        let (t, _fd) = tmp();
+        std::fs::write(t.path().join("f"), b"12345").unwrap();
+        std::os::unix::fs::symlink(t.path().join("f"), t.path().join("l")).unwrap();
+        assert!(open_input(&t.path().join("l"), 5).is_ok());
+        assert!(open_input(&t.path().join("l"), 4).is_err());
+        nix::unistd::mkfifo(&t.path().join("p"), Mode::from_bits_truncate(0o600)).unwrap();
+        std::os::unix::fs::symlink(t.path().join("p"), t.path().join("lp")).unwrap();
+        assert!(open_input(&t.path().join("lp"), 5).is_err());
+        assert!(open_input(t.path(), 5).is_err());
     }
 
     #[test]

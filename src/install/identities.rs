@@ -50,7 +50,7 @@ pub fn read_all(paths: &[PathBuf]) -> (Vec<KeyFile>, Vec<String>) {
 }
 
 fn read_key(p: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
-    let (fd, _) = fs::open_regular(p, MAX_KEY_FILE)?;
+    let (fd, _) = fs::open_input(p, MAX_KEY_FILE)?;
     fs::read_capped(&fd, MAX_KEY_FILE)
         .map(Zeroizing::new)
         .map_err(|e| e.message())

@@ -95,7 +95,7 @@ fn render(
     let text = match file {
         Some(f) => {
             let cap = crate::limits::MAX_INPUT as u64;
-            let (fd, _) = fs::open_regular(f, cap).map_err(|m| {
+            let (fd, _) = fs::open_input(f, cap).map_err(|m| {
                 Failure::new("unreadable", format!("template file {}: {m}", f.display()))
             })?;
             fs::read_capped(&fd, cap).map_err(|e| Failure::new("unreadable", e.message()))?
