@@ -22,18 +22,7 @@ impl Target {
     /// The target of a creation rule: its groups, its threshold else `file_threshold`.
     /// A recipient that does not parse is a configuration error (exit 6).
     pub fn from_rule(rule: &CreationRule, file_threshold: Option<usize>) -> Result<Target, Error> {
-        let groups = rule
-            .groups
-            .iter()
-            .map(|g| parse_group(g.iter().map(String::as_str)))
-            .collect::<Result<Vec<_>, Error>>()
-            .map_err(|e| Error::config(format!("{}: {}", rule.describe(), e.message)))?;
-        if groups.is_empty() {
-            return Err(Error::config(format!(
-                "{} names no age recipient",
-                rule.describe()
-            )));
-        }
+        let groups = rule.recipients()?.into_iter().map(dedup).collect();
         Ok(Target::capped(groups, rule.threshold.or(file_threshold)))
     }
 
@@ -78,6 +67,17 @@ impl Target {
         }
         out
     }
+}
+
+/// Drops repeats of one key from a group, keeping the first spelling.
+fn dedup(group: Vec<Recipient>) -> Vec<Recipient> {
+    let mut out: Vec<Recipient> = Vec::new();
+    for r in group {
+        if !out.iter().any(|o| o.normalized() == r.normalized()) {
+            out.push(r);
+        }
+    }
+    out
 }
 
 /// Parses a group's recipients, dropping repeats of one key.
