@@ -262,6 +262,9 @@ pub struct AuditArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// The rules file (default: nearest .sops.yaml from each file's directory, or $SOPS_CONFIG).
+    #[arg(long, value_name = "F")]
+    pub config: Option<PathBuf>,
     /// List the files this recipient can open.
     #[arg(long, value_name = "R")]
     pub recipient: Option<String>,

@@ -60,7 +60,7 @@ pub fn is_exempt(path: &Path) -> bool {
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
-    name == crate::rules::FILE_NAME || (name.starts_with('.') && name.contains(".hostseal-tmp-"))
+    name == crate::rules::FILE_NAME || crate::rotation::walk::is_temp_name(name)
 }
 
 /// One file to judge.
