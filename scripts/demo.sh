@@ -10,7 +10,9 @@ hs="$root/target/release/hostseal"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-export SOPS_AGE_KEY_FILE=/dev/null   # only the keys named below are used
+# Only the keys named below are used: no identities from the caller's environment or home.
+unset SOPS_AGE_KEY SOPS_AGE_KEY_FILE SOPS_AGE_SSH_PRIVATE_KEY_FILE SOPS_CONFIG
+export HOME="$work" XDG_CONFIG_HOME="$work/.config"
 
 echo "# 1. An admin age key and a host ssh key (a throwaway stand-in for /etc/ssh/ssh_host_ed25519_key)"
 "$hs" keygen -o admin.key >/dev/null

@@ -118,7 +118,7 @@ pub struct DecryptArgs {
     /// Identity files (age identities or OpenSSH private keys); repeatable.
     #[arg(long = "identity", value_name = "F")]
     pub identities: Vec<PathBuf>,
-    /// Print one value, e.g. '["tunnel"]["TunnelSecret"]'.
+    /// Print one value, e.g. `'["tunnel"]["TunnelSecret"]'`.
     #[arg(long, value_name = "PATH")]
     pub extract: Option<String>,
     /// Input type.
@@ -199,6 +199,9 @@ pub struct CheckArgs {
     /// Seal fully staged plaintext files instead of reporting them.
     #[arg(long)]
     pub encrypt: bool,
+    /// With --encrypt: skip validation of recognised secret shapes (tunnel credentials).
+    #[arg(long, requires = "encrypt")]
+    pub no_validate: bool,
     /// The rules file.
     #[arg(long, value_name = "F")]
     pub config: Option<PathBuf>,
@@ -248,7 +251,7 @@ pub enum TunnelCommand {
     },
     /// Tunnel token → credentials JSON.
     Credentials {
-        /// The token.
+        /// The token, or `-` to read it from stdin (an argument shows in the process list).
         token: String,
     },
 }
@@ -259,6 +262,9 @@ pub struct AuditArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
+    /// The rules file (default: nearest .sops.yaml from each file's directory, or $SOPS_CONFIG).
+    #[arg(long, value_name = "F")]
+    pub config: Option<PathBuf>,
     /// List the files this recipient can open.
     #[arg(long, value_name = "R")]
     pub recipient: Option<String>,

@@ -4,7 +4,7 @@
 //! decrypt with `sops` and files written by `sops` decrypt with hostseal. The library has two
 //! flows, each a pipeline of small pure steps:
 //!
-//! * **seal / open** (workstation): bytes → [`format`] store → [`format::tree::Tree`] →
+//! * **seal / open** (workstation): bytes → a store of [`mod@format`] → [`format::tree::Tree`] →
 //!   [`sops`] (data key, per-value AES-GCM, MAC) → bytes.
 //! * **install** (host, activation, root): manifest → validated plan → identities → each sealed
 //!   file opened once → generation written fd-relative → atomic switch → restarts → status.

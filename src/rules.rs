@@ -254,6 +254,28 @@ impl CreationRule {
         self.compiled.as_ref().is_none_or(|re| re.is_match(path))
     }
 
+    /// The rule's key groups as parsed recipients (exit 6 when it names none or one does not
+    /// parse).
+    pub fn recipients(&self) -> Result<Vec<Vec<crate::keys::recipient::Recipient>>, Error> {
+        use crate::keys::recipient::Recipient;
+        let groups = self
+            .groups
+            .iter()
+            .map(|g| {
+                g.iter()
+                    .map(|r| Recipient::parse(r).map_err(|e| e.with_kind_config()))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if groups.is_empty() {
+            return Err(Error::config(format!(
+                "{} names no age recipient",
+                self.describe()
+            )));
+        }
+        Ok(groups)
+    }
+
     /// How the rule is named in messages: its `path_regex`, or its position.
     pub fn describe(&self) -> String {
         match &self.path_regex {

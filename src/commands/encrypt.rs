@@ -99,21 +99,7 @@ fn recipients(
         return Err(Error::config(format!("no recipients: {consulted}"))
             .with_hint("add a creation rule for this path, or pass --age"));
     };
-    let groups = rule
-        .groups
-        .iter()
-        .map(|g| {
-            g.iter()
-                .map(|r| Recipient::parse(r).map_err(|e| e.with_kind_config()))
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if groups.is_empty() {
-        return Err(Error::config(format!(
-            "{} names no age recipient",
-            rule.describe()
-        )));
-    }
+    let groups = rule.recipients()?;
     Ok((groups, rule.threshold))
 }
 

@@ -149,7 +149,8 @@ impl Cursor<'_> {
         let h = self.digits(2, 2)?;
         self.expect(b':')?;
         let m = self.digits(2, 2)?;
-        if h > 24 || m > 59 {
+        // Go allows offsets up to 24 hours and 60 minutes.
+        if h > 24 || m > 60 {
             return None;
         }
         let secs = i32::try_from(h * 3600 + m * 60).ok()?;

@@ -16,7 +16,7 @@ pub struct Tree {
 pub struct Map(pub Vec<MapItem>);
 
 /// One item of a mapping: an entry or a comment line between entries.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum MapItem {
     /// `key: value`.
     Entry(String, Node),
@@ -25,7 +25,7 @@ pub enum MapItem {
 }
 
 /// A node of the tree.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Node {
     /// A nested mapping.
     Map(Map),
@@ -38,7 +38,7 @@ pub enum Node {
 }
 
 /// A leaf value with the type sops gives it (FORMAT §2).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Scalar {
     /// `null`, `~` or an empty YAML value; never encrypted, not in the MAC.
     Null,
@@ -55,6 +55,42 @@ pub enum Scalar {
     /// A YAML timestamp, held in its canonical sops spelling (Go RFC 3339 with nanoseconds,
     /// trailing zeros cut), e.g. `2024-01-02T00:00:00Z`.
     Time(String),
+}
+
+// `Debug` shows the shape of a tree (keys, types, lengths) but never a value or a comment:
+// plaintext trees hold secrets, and `Debug` output ends up in logs and test failures.
+impl std::fmt::Debug for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Scalar::Null => f.write_str("Null"),
+            Scalar::Str(s) => write!(f, "Str(<{} bytes>)", s.len()),
+            Scalar::Bytes(b) => write!(f, "Bytes(<{} bytes>)", b.len()),
+            Scalar::Time(s) => write!(f, "Time(<{} bytes>)", s.len()),
+            Scalar::Int(_) => f.write_str("Int(<redacted>)"),
+            Scalar::Float(_) => f.write_str("Float(<redacted>)"),
+            Scalar::Bool(_) => f.write_str("Bool(<redacted>)"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Node::Map(m) => m.fmt(f),
+            Node::Seq(items) => f.debug_list().entries(items).finish(),
+            Node::Scalar(s) => s.fmt(f),
+            Node::Comment(c) => write!(f, "Comment(<{} bytes>)", c.len()),
+        }
+    }
+}
+
+impl std::fmt::Debug for MapItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MapItem::Entry(k, v) => write!(f, "{k:?}: {v:?}"),
+            MapItem::Comment(c) => write!(f, "Comment(<{} bytes>)", c.len()),
+        }
+    }
 }
 
 impl Map {
@@ -199,6 +235,17 @@ mod tests {
         assert_eq!(go_format_float_f(f64::INFINITY), "+Inf");
         assert_eq!(go_format_float_f(f64::NEG_INFINITY), "-Inf");
         assert_eq!(go_format_float_f(f64::NAN), "NaN");
+    }
+
+    #[test]
+    fn debug_never_shows_values_or_comments() {
+        let mut m = Map::default();
+        m.push("password", Node::str("hunter2"));
+        m.push("port", Node::Scalar(Scalar::Int(4242)));
+        m.0.push(MapItem::Comment(" secret note".into()));
+        let shown = format!("{:?}", Tree { docs: vec![m] });
+        assert!(shown.contains("password"));
+        assert!(!shown.contains("hunter2") && !shown.contains("4242") && !shown.contains("note"));
     }
 
     #[test]

@@ -1,14 +1,31 @@
-//! Command-line arguments of `install` and `status`, and their entry points. (Skeleton.)
+//! Command-line arguments of `install` and `status`, and their entry points.
 
+use super::identities::{self, HostOpener};
+use super::mount::MountOpts;
+use super::run::{self, Options};
+use super::users::{IgnorePasswd, Nss, Resolver};
+use super::{check, defaults, manifest, status, validate};
 use crate::error::Error;
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// `--check-mode`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckMode {
+    /// Install.
+    Off,
+    /// Validate the manifest's structure only.
+    Manifest,
+    /// Also parse each sealed file and check each `key`, without decrypting.
+    Sopsfile,
+}
 
 /// `hostseal install` arguments (SPEC §1).
 #[derive(clap::Args, Debug)]
 pub struct InstallArgs {
     /// Validate only: `manifest` (structure) or `sopsfile` (also parse each sealed file).
-    #[arg(long, value_name = "MODE", default_value = "off")]
-    pub check_mode: String,
+    #[arg(long, value_name = "MODE", value_enum, default_value = "off")]
+    pub check_mode: CheckMode,
     /// In check modes, also resolve owners and groups.
     #[arg(long)]
     pub resolve_owners: bool,
@@ -29,8 +46,81 @@ pub struct InstallArgs {
 }
 
 /// Runs `install`; returns the exit code (0, or 7 when some secrets failed).
-pub fn run_install(_args: &InstallArgs) -> Result<u8, Error> {
-    Err(Error::failure("install: not implemented yet"))
+pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
+    // SPEC §3 step 0: the only environment variable install reads.
+    let action = std::env::var("NIXOS_ACTION").ok();
+    let plan = load_plan(&args.manifest, action.is_some())?;
+    let resolver: &dyn Resolver = if args.ignore_passwd {
+        &IgnorePasswd
+    } else {
+        &Nss
+    };
+    match args.check_mode {
+        CheckMode::Manifest => return check_owners(&plan, args.resolve_owners.then_some(resolver)),
+        CheckMode::Sopsfile => {
+            return check::sopsfile(&plan, args.resolve_owners.then_some(resolver)).map(|()| 0)
+        }
+        CheckMode::Off => {}
+    }
+    if !plan.age_plugins.is_empty() {
+        run::log("agePlugins are not supported by this build: plugin identities are skipped");
+    }
+    if plan.gnupg_home {
+        run::log("gnupgHome is ignored: PGP is not supported (files only PGP can open will fail)");
+    }
+    let (keys, warnings) = identities::read_all(&identities::key_paths(&plan));
+    let (opener, more) = HostOpener::new(&keys);
+    drop(keys);
+    for w in warnings.iter().chain(&more) {
+        run::log(&format!("key file {w}"));
+    }
+    if opener.count == 0 && plan.secrets().next().is_some() {
+        run::log("no usable identity: every secret will fail");
+    }
+    let opts = Options {
+        dry_run: args.dry_run || action.as_deref() == Some("dry-activate"),
+        mount: MountOpts {
+            use_tmpfs: plan.use_tmpfs,
+            no_mount: args.no_mount,
+            allow_disk: args.allow_disk,
+        },
+        lock_wait: super::lock::WAIT,
+    };
+    let report = if opts.dry_run {
+        run::dry_run(&plan, &opener, resolver)
+    } else {
+        run::install(&plan, &opts, &opener, resolver)?
+    };
+    Ok(report.exit_code())
+}
+
+fn check_owners(plan: &super::plan::Plan, resolver: Option<&dyn Resolver>) -> Result<u8, Error> {
+    let Some(r) = resolver else { return Ok(0) };
+    for item in &plan.items {
+        if let Err(u) = super::users::resolve(r, &item.owner, &item.group) {
+            let msg = format!("{}: {}", validate::shown(&item.rel), u.reason().1);
+            return Err(Error::config(msg));
+        }
+    }
+    Ok(0)
+}
+
+/// Reads (≤ 16 MiB), parses and validates the manifest; every failure is exit 6 except I/O.
+pub fn load_plan(path: &Path, nixos_action: bool) -> Result<super::plan::Plan, Error> {
+    let file = path.display().to_string();
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(crate::limits::MAX_INPUT as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| Error::io(path, &e))?;
+    if bytes.len() > crate::limits::MAX_INPUT {
+        return Err(Error::config("manifest is larger than 16 MiB").with_file(file));
+    }
+    let raw = manifest::parse(&bytes).map_err(|m| Error::config(m).with_file(file.clone()))?;
+    let d = defaults::load()?;
+    validate::validate(raw, &d, nixos_action).map_err(|e| e.with_file(file))
 }
 
 /// `hostseal status` arguments.
@@ -43,7 +133,31 @@ pub struct StatusArgs {
     pub status_file: Option<PathBuf>,
 }
 
-/// Runs `status`; returns the exit code.
-pub fn run_status(_args: &StatusArgs) -> Result<u8, Error> {
-    Err(Error::failure("status: not implemented yet"))
+/// Runs `status`; returns the exit code (0, or 7 when the last install was degraded).
+pub fn run_status(args: &StatusArgs) -> Result<u8, Error> {
+    let default = defaults::load()?;
+    let path = args
+        .status_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}/status.json", default.secrets_mount_point)));
+    let abs = if path.is_absolute() {
+        path.clone()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Error::io(&path, &e))?
+            .join(&path)
+    };
+    let st =
+        status::read(&abs).map_err(|m| Error::failure(m).with_file(path.display().to_string()))?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&st).map_err(|_| Error::failure("cannot print"))?;
+        println!("{text}");
+    } else {
+        print!("{}", status::render(&st));
+    }
+    Ok(if st.degraded() || st.in_progress {
+        7
+    } else {
+        0
+    })
 }

@@ -1,3 +1,26 @@
-//! `hostseal install`: puts each secret on the host at activation (SPEC §3). (Skeleton.)
+//! `hostseal install`: puts each secret on the host at activation (SPEC §3), and `status`.
+//!
+//! The pipeline, one module per step: [`manifest`] (typed JSON) → [`validate`] ([`plan::Plan`],
+//! exit 6) → [`lock`] → [`mount`] → [`identities`] → [`extract`] (each sealed file opened once)
+//! and [`templates`] → [`generation`] (staging build, switch, prune) → [`custom_paths`] →
+//! [`units`] (restarts) → [`status`]. [`fs`] holds the fd-relative system call helpers.
 
+pub mod check;
 pub mod cli;
+pub mod credentials;
+pub mod custom_paths;
+pub mod defaults;
+pub mod extract;
+pub mod fs;
+pub mod generation;
+pub mod identities;
+pub mod lock;
+pub mod manifest;
+pub mod mount;
+pub mod plan;
+pub mod run;
+pub mod status;
+pub mod templates;
+pub mod units;
+pub mod users;
+pub mod validate;

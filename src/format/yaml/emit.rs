@@ -24,6 +24,8 @@ enum Style {
     Literal,
 }
 
+/// Output buffer plus libyaml's cursor state (column, whether the last write was blank or
+/// only indentation), which decides where line breaks and spaces go.
 pub(crate) struct Emitter {
     out: String,
     column: usize,

@@ -2,8 +2,23 @@
 //! v3.0.4) byte for byte: typed scalars, comments in the places sops puts them, and go-yaml's
 //! encoder layout (FORMAT §9.1).
 //!
-//! * [`parse`]: granit-parser events → tree ([`parse`](self::parse) module).
+//! * [`parse`]: granit-parser events → tree (`parse` module; scalar typing in `resolve`).
 //! * [`emit`]: tree → text in go-yaml's style (`emit` module).
+//!
+//! Where we knowingly differ from sops/go-yaml (each pinned by a unit test):
+//! * strings with U+2028/U+2029 are double-quoted (`\L`, `\P`); go-yaml writes them raw,
+//!   which YAML 1.2 readers (granit) read back with the indentation inside the value;
+//! * a block scalar starting with a space or newline inside a sequence item gets its true
+//!   indentation indicator (`|2-`), where go-yaml writes its indent setting (`|4-`) and produces
+//!   YAML nobody can read back;
+//! * a comment on an empty mapping (`b: {} # c`) is kept (`b: {` / `# c` / `}`, the layout sops
+//!   uses in sealed files); `sops decrypt` drops it;
+//! * an `#ENC[…]` comment line after a nested list stays in the mapping it was written for
+//!   (sops re-reads it into the list and then cannot decrypt it);
+//! * `%YAML` directives are accepted (go-yaml refuses `%YAML 1.2`).
+//!
+//! Normalisations shared with sops: integral floats print like ints and read back as ints
+//! (`3.0` → `3`, `-0.0` → `-0` → `0`); anchors are expanded; input styles are not kept.
 
 mod emit;
 mod parse;

@@ -9,7 +9,7 @@ use granit_parser::{Event, Parser, Placement, ScalarStyle, ScanError, Span, Tag}
 use super::resolve::{self, Resolved};
 use crate::format::tree::{Map, MapItem, Node, Scalar, Tree};
 use crate::format::FormatError;
-use crate::limits::{MAX_ALIAS_NODES, MAX_DEPTH};
+use crate::limits::{MAX_ALIAS_NODES, MAX_DEPTH, MAX_INPUT};
 
 const CORE: &str = "tag:yaml.org,2002:";
 
@@ -90,20 +90,44 @@ struct Pending {
     col: usize,
     /// Separated from the next token by a blank line.
     free: bool,
+    /// A same-line comment after a bare `- `: it heads the collection that follows.
+    after_dash: bool,
+}
+
+/// The size of a subtree: nodes, and bytes of keys and text.
+#[derive(Clone, Copy, Default)]
+struct Cost {
+    nodes: usize,
+    bytes: usize,
+}
+
+impl Cost {
+    fn add(self, other: Cost) -> Cost {
+        Cost {
+            nodes: self.nodes.saturating_add(other.nodes),
+            bytes: self.bytes.saturating_add(other.bytes),
+        }
+    }
 }
 
 struct Builder {
     stack: Vec<Frame>,
     /// Own-line comments not yet placed.
     pending: Vec<Pending>,
-    anchors: HashMap<usize, (Node, usize)>,
-    alias_budget: usize,
+    /// Anchored nodes with their node count and text size.
+    anchors: HashMap<usize, (Node, Cost)>,
+    /// What alias expansion has produced so far.
+    alias_spent: Cost,
+    /// Bytes held by anchor copies.
+    anchor_bytes: usize,
     docs: Vec<Map>,
     /// Whether the current document has a root node.
     root_seen: bool,
     any_doc_content: bool,
     /// The previous event closed a collection (a same-line comment then belongs to it).
     just_closed: bool,
+    /// Line where the latest node began.
+    last_node_line: usize,
 }
 
 /// Parses YAML text into a tree.
@@ -118,11 +142,13 @@ pub(crate) fn parse_text(text: &str) -> Result<Tree, FormatError> {
         stack: Vec::new(),
         pending: Vec::new(),
         anchors: HashMap::new(),
-        alias_budget: 0,
+        alias_spent: Cost::default(),
+        anchor_bytes: 0,
         docs: Vec::new(),
         root_seen: false,
         any_doc_content: false,
         just_closed: false,
+        last_node_line: 0,
     };
     while let Some(ev) = parser.next_event() {
         let (event, span) = ev.map_err(syntax)?;
@@ -181,15 +207,21 @@ impl Builder {
                     // `key: [a, b] # c`: go-yaml makes it the collection's first comment.
                     self.comment_into_last_child(text.into_owned());
                 } else {
-                    self.comment(text.into_owned(), placement, span.start.col());
+                    let line = span.start.line();
+                    self.comment(text.into_owned(), placement, span.start.col(), line);
                 }
                 Ok(())
             }
             Event::Scalar(value, style, anchor, tag) => {
+                self.last_node_line = span.start.line();
                 self.scalar(&value, style, anchor, tag.as_deref(), pos)
             }
-            Event::Alias(id) => self.alias(id, pos),
+            Event::Alias(id) => {
+                self.last_node_line = span.start.line();
+                self.alias(id, pos)
+            }
             Event::MappingStart(_, anchor, tag) => {
+                self.last_node_line = span.start.line();
                 self.check_collection_tag(tag.as_deref(), "map", pos)?;
                 self.open(
                     Frame::Map {
@@ -203,6 +235,7 @@ impl Builder {
                 )
             }
             Event::SequenceStart(_, anchor, tag) => {
+                self.last_node_line = span.start.line();
                 self.check_collection_tag(tag.as_deref(), "seq", pos)?;
                 self.open(
                     Frame::Seq {
@@ -214,7 +247,8 @@ impl Builder {
                 )
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                self.just_closed = true;
+                // Only a flow collection's `]`/`}` has a width; a block end is zero-width.
+                self.just_closed = span.end.index() != span.start.index();
                 self.close(pos, span.start.col())
             }
             // Future presentation-only events.
@@ -249,15 +283,19 @@ impl Builder {
         Ok(())
     }
 
-    fn comment(&mut self, text: String, placement: Placement, col: usize) {
+    fn comment(&mut self, text: String, placement: Placement, col: usize, line: usize) {
+        let after_dash = placement == Placement::Right
+            && line != self.last_node_line
+            && matches!(self.stack.last(), Some(Frame::Seq { .. }));
         match (placement, self.stack.last_mut()) {
-            (Placement::Right, Some(frame)) if self.pending.is_empty() => {
+            (Placement::Right, Some(frame)) if self.pending.is_empty() && !after_dash => {
                 frame.insert_line_comment(text)
             }
             _ => self.pending.push(Pending {
                 text,
                 col,
                 free: placement == Placement::Free,
+                after_dash,
             }),
         }
     }
@@ -322,7 +360,11 @@ impl Builder {
             }) => return Err(invalid(pos, "mapping keys must be strings")),
             Some(_) => {
                 if self.at_key_or_item() {
+                    // Comments after a bare `- ` head the new collection; others precede it.
+                    let n = self.pending.iter().position(|c| c.after_dash);
+                    let later = n.map(|n| self.pending.split_off(n)).unwrap_or_default();
                     self.flush_pending();
+                    self.pending = later;
                 }
             }
         }
@@ -366,7 +408,7 @@ impl Builder {
             self.docs.push(map);
             return Ok(());
         }
-        self.remember(anchor, &node);
+        self.remember(anchor, &node, pos)?;
         self.attach(node, pos)
     }
 
@@ -393,11 +435,22 @@ impl Builder {
             .count()
     }
 
-    fn remember(&mut self, anchor: usize, node: &Node) {
-        if anchor != 0 {
-            self.anchors
-                .insert(anchor, (node.clone(), count_nodes(node)));
+    /// Keeps a copy of an anchored node for its aliases. Nested anchors copy the same text
+    /// again, so the copies are bounded too (a few times the input limit).
+    fn remember(&mut self, anchor: usize, node: &Node, pos: Pos) -> Result<(), FormatError> {
+        if anchor == 0 {
+            return Ok(());
         }
+        let cost = cost_of(node);
+        self.anchor_bytes = self.anchor_bytes.saturating_add(cost.bytes);
+        if self.anchor_bytes > MAX_INPUT.saturating_mul(4) {
+            return Err(FormatError::Limit(format!(
+                "YAML anchors at {} hold too much text",
+                pos.at()
+            )));
+        }
+        self.anchors.insert(anchor, (node.clone(), cost));
+        Ok(())
     }
 
     /// Adds a finished node to the open collection on top of the stack.
@@ -456,22 +509,30 @@ impl Builder {
             })
         );
         let node = Node::Scalar(resolve_scalar(value, style, tag, is_key, pos)?);
-        self.remember(anchor, &node);
+        self.remember(anchor, &node, pos)?;
         self.attach(node, pos)
     }
 
     fn alias(&mut self, id: usize, pos: Pos) -> Result<(), FormatError> {
-        let Some((node, count)) = self.anchors.get(&id) else {
+        let Some((node, cost)) = self.anchors.get(&id) else {
             return Err(invalid(pos, "unknown anchor"));
         };
-        let total = self.alias_budget.saturating_add(*count);
-        if total > MAX_ALIAS_NODES {
+        let total = self.alias_spent.add(*cost);
+        if total.nodes > MAX_ALIAS_NODES {
             return Err(FormatError::Limit(format!(
                 "YAML aliases at {} expand to more than {MAX_ALIAS_NODES} nodes",
                 pos.at()
             )));
         }
-        self.alias_budget = total;
+        // Few nodes can still hold much text: bound the copied bytes by the input limit.
+        if total.bytes > MAX_INPUT {
+            return Err(FormatError::Limit(format!(
+                "YAML aliases at {} expand to more than {} MiB of text",
+                pos.at(),
+                MAX_INPUT / (1024 * 1024)
+            )));
+        }
+        self.alias_spent = total;
         let node = node.clone();
         if self.stack.is_empty() {
             return Err(invalid(pos, "document is not a mapping"));
@@ -493,16 +554,24 @@ fn is_sealed_comment(text: &str) -> bool {
     text.starts_with("ENC[AES256_GCM,") && text.ends_with(",type:comment]")
 }
 
-fn count_nodes(node: &Node) -> usize {
+fn cost_of(node: &Node) -> Cost {
+    let one = |bytes: usize| Cost { nodes: 1, bytes };
     match node {
-        Node::Map(m) => m.0.iter().fold(1usize, |acc, item| match item {
-            MapItem::Entry(_, v) => acc.saturating_add(count_nodes(v)),
-            MapItem::Comment(_) => acc,
+        Node::Map(m) => m.0.iter().fold(one(0), |acc, item| match item {
+            MapItem::Entry(k, v) => acc.add(one(k.len())).add(cost_of(v)),
+            MapItem::Comment(c) => acc.add(Cost {
+                nodes: 0,
+                bytes: c.len(),
+            }),
         }),
-        Node::Seq(items) => items
-            .iter()
-            .fold(1usize, |acc, n| acc.saturating_add(count_nodes(n))),
-        Node::Scalar(_) | Node::Comment(_) => 1,
+        Node::Seq(items) => items.iter().fold(one(0), |acc, n| acc.add(cost_of(n))),
+        Node::Comment(c) => Cost {
+            nodes: 0,
+            bytes: c.len(),
+        },
+        Node::Scalar(Scalar::Str(s) | Scalar::Time(s)) => one(s.len()),
+        Node::Scalar(Scalar::Bytes(b)) => one(b.len()),
+        Node::Scalar(_) => one(8),
     }
 }
 

@@ -633,3 +633,13 @@ mod no_panic {
         }
     }
 }
+
+#[test]
+fn alias_text_is_bounded_too() {
+    let big = "x".repeat(1 << 20);
+    let mut s = format!("a: &a {big}\nl:\n");
+    for _ in 0..40 {
+        s.push_str("    - *a\n");
+    }
+    assert!(matches!(err(&s), FormatError::Limit(_)));
+}

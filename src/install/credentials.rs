@@ -1,0 +1,115 @@
+//! Install-time validation of tunnel credentials (SPEC §4 `tunnels`, the manifest's per-secret
+//! `validate`): a malformed new credential fails its secret — so the previous copy is kept —
+//! instead of taking the host offline. Messages name fields, never values.
+
+use super::extract::Failure;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{Map, Value};
+
+/// What a secret's bytes must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// The credentials JSON `cloudflared tunnel create` writes.
+    CloudflaredCredentials,
+    /// A tunnel token: base64 of `{"a","s","t"}`.
+    CloudflaredToken,
+}
+
+impl Check {
+    /// Parses the manifest's `validate` value.
+    pub fn from_name(s: &str) -> Option<Check> {
+        match s {
+            "cloudflared-credentials" => Some(Check::CloudflaredCredentials),
+            "cloudflared-token" => Some(Check::CloudflaredToken),
+            _ => None,
+        }
+    }
+
+    /// Checks `bytes`.
+    pub fn run(self, bytes: &[u8]) -> Result<(), Failure> {
+        let obj = match self {
+            Check::CloudflaredCredentials => {
+                json_object(bytes).ok_or_else(|| bad("tunnel credentials are not a JSON object"))?
+            }
+            Check::CloudflaredToken => token_as_credentials(bytes)?,
+        };
+        crate::tunnel::validate(&obj).map_err(|e| bad(&e.message))
+    }
+}
+
+fn bad(message: &str) -> Failure {
+    Failure::new("invalid-credentials", message)
+        .hint("the previous credential is kept; re-seal the file `cloudflared` wrote")
+}
+
+fn json_object(bytes: &[u8]) -> Option<Map<String, Value>> {
+    match serde_json::from_slice(bytes).ok()? {
+        Value::Object(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// A token's `a`/`s`/`t` as the credentials' `AccountTag`/`TunnelSecret`/`TunnelID`.
+fn token_as_credentials(bytes: &[u8]) -> Result<Map<String, Value>, Failure> {
+    let text = std::str::from_utf8(bytes).map_err(|_| bad("tunnel token is not text"))?;
+    let decoded = STANDARD
+        .decode(text.trim())
+        .map_err(|_| bad("tunnel token is not standard base64"))?;
+    let obj =
+        json_object(&decoded).ok_or_else(|| bad("tunnel token is not base64 of a JSON object"))?;
+    let mut out = Map::new();
+    for (short, long) in [
+        ("a", "AccountTag"),
+        ("s", "TunnelSecret"),
+        ("t", "TunnelID"),
+    ] {
+        if let Some(v) = obj.get(short) {
+            out.insert(long.to_string(), v.clone());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+    const ID: &str = "6ff42ae2-765d-4adf-8112-31c55c1551ef";
+
+    fn secret() -> String {
+        STANDARD.encode([9u8; 32])
+    }
+
+    #[test]
+    fn credentials() {
+        let good = format!(
+            r#"{{"AccountTag":"{ACCOUNT}","TunnelSecret":"{}","TunnelID":"{ID}"}}"#,
+            secret()
+        );
+        assert!(Check::CloudflaredCredentials.run(good.as_bytes()).is_ok());
+        let short =
+            format!(r#"{{"AccountTag":"{ACCOUNT}","TunnelSecret":"c2hvcnQ=","TunnelID":"{ID}"}}"#);
+        let e = Check::CloudflaredCredentials
+            .run(short.as_bytes())
+            .unwrap_err();
+        assert_eq!(e.code, "invalid-credentials");
+        assert!(e.message.contains("TunnelSecret") && !e.message.contains("c2hvcnQ"));
+        assert!(Check::CloudflaredCredentials.run(b"[1]").is_err());
+    }
+
+    #[test]
+    fn tokens() {
+        let tok = STANDARD.encode(format!(
+            r#"{{"a":"{ACCOUNT}","s":"{}","t":"{ID}"}}"#,
+            secret()
+        ));
+        assert!(Check::CloudflaredToken
+            .run(format!("{tok}\n").as_bytes())
+            .is_ok());
+        let bad_id = STANDARD.encode(format!(r#"{{"a":"{ACCOUNT}","s":"{}","t":"x"}}"#, secret()));
+        assert!(Check::CloudflaredToken.run(bad_id.as_bytes()).is_err());
+        assert!(Check::CloudflaredToken.run(b"%%%").is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! Step 4 of SPEC §3: the host's identities, from the manifest only (`ageKeyFile`,
+//! `ageSshKeyPaths`, `sshKeyPaths`). Each key file is opened `O_NONBLOCK|O_CLOEXEC|O_NOFOLLOW`,
+//! must be a regular file ≤ 64 KiB, and is handed to the keys module as bytes; derived keys
+//! exist only in memory.
+
+use super::extract::{Decrypted, Opener, PlainTree};
+use super::fs;
+use super::plan::Plan;
+use crate::error::Error;
+use crate::format::Format;
+use crate::keys::identity::IdentitySet;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Largest key file accepted.
+pub const MAX_KEY_FILE: u64 = 64 * 1024;
+
+/// The key files named by the manifest, in order.
+pub fn key_paths(plan: &Plan) -> Vec<PathBuf> {
+    plan.age_key_file
+        .iter()
+        .chain(&plan.age_ssh_key_paths)
+        .chain(&plan.ssh_key_paths)
+        .cloned()
+        .collect()
+}
+
+/// One key file's bytes.
+pub struct KeyFile {
+    /// Where it came from (shown in messages).
+    pub source: String,
+    /// Its content.
+    pub bytes: Zeroizing<Vec<u8>>,
+}
+
+/// Reads every key file; a missing or unusable one is a warning, not an error.
+pub fn read_all(paths: &[PathBuf]) -> (Vec<KeyFile>, Vec<String>) {
+    let mut keys = Vec::new();
+    let mut warnings = Vec::new();
+    for p in paths {
+        match read_key(p) {
+            Ok(bytes) => keys.push(KeyFile {
+                source: p.display().to_string(),
+                bytes,
+            }),
+            Err(m) => warnings.push(format!("{}: {m}", p.display())),
+        }
+    }
+    (keys, warnings)
+}
+
+fn read_key(p: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
+    let (fd, _) = fs::open_input(p, MAX_KEY_FILE)?;
+    fs::read_capped(&fd, MAX_KEY_FILE)
+        .map(Zeroizing::new)
+        .map_err(|e| e.message())
+}
+
+/// The real opener: the sops core with the host's identities.
+pub struct HostOpener {
+    ids: IdentitySet,
+    /// How many identities were loaded.
+    pub count: usize,
+}
+
+impl HostOpener {
+    /// Builds the identity set from key file bytes; parse errors are warnings (line numbers
+    /// only, as the keys module reports them).
+    pub fn new(keys: &[KeyFile]) -> (HostOpener, Vec<String>) {
+        let mut ids = IdentitySet::new();
+        let mut warnings = Vec::new();
+        let mut count = 0usize;
+        for k in keys {
+            match add_identity(&mut ids, &k.bytes, &k.source) {
+                Ok(n) => count = count.saturating_add(n),
+                Err(e) => warnings.push(format!("{}: {}", k.source, e.message)),
+            }
+        }
+        (HostOpener { ids, count }, warnings)
+    }
+}
+
+/// The keys module's entry point for identity bytes (auto-detects age identities vs OpenSSH
+/// private keys; ed25519 yields native + derived identities).
+fn add_identity(ids: &mut IdentitySet, bytes: &[u8], source: &str) -> Result<usize, Error> {
+    ids.add_bytes(bytes, source)
+}
+
+impl Opener for HostOpener {
+    fn open(&self, bytes: &[u8], format: Format) -> Result<Decrypted, Error> {
+        if self.count == 0 {
+            return Err(Error::no_key("no usable identity on this host")
+                .with_hint("set ageKeyFile or ageSshKeyPaths to an existing key"));
+        }
+        match format {
+            Format::Age => crate::format::age_file::decrypt(bytes, &self.ids).map(Decrypted::Whole),
+            f => {
+                let mut opened = crate::sops::open(bytes, f, &self.ids)?;
+                let tree = std::mem::take(&mut opened.tree);
+                Ok(Decrypted::Tree(PlainTree(tree)))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_and_oversized_key_files_are_warnings() {
+        let t = tempfile::tempdir().unwrap();
+        let big = t.path().join("big");
+        std::fs::write(&big, vec![b'x'; 70 * 1024]).unwrap();
+        let ok = t.path().join("ok");
+        std::fs::write(&ok, b"AGE-SECRET-KEY-1X\n").unwrap();
+        let (keys, warns) = read_all(&[t.path().join("missing"), big, ok]);
+        assert_eq!(keys.len(), 1);
+        assert_eq!(warns.len(), 2);
+        assert!(warns.iter().all(|w| !w.contains("AGE-SECRET")));
+    }
+}
