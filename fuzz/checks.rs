@@ -28,6 +28,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("identity", identity),
     ("extract_path", extract_path),
     ("roundtrip", roundtrip),
+    ("manifest", manifest),
 ];
 
 /// The stores a leading selector byte picks from (sealed-file target).
@@ -168,4 +169,18 @@ pub fn roundtrip(data: &[u8]) {
             "round trip changed the tree"
         );
     }
+}
+
+/// The install manifest: `install::manifest::parse` (JSON, sops-nix compatible), then
+/// `install::validate::validate` against the embedded defaults (pure: no file system), and the
+/// manifest `key` syntax (`install::extract::parse_key`).
+pub fn manifest(data: &[u8]) {
+    let _ = hostseal::install::extract::parse_key(&String::from_utf8_lossy(data));
+    let Ok(raw) = hostseal::install::manifest::parse(data) else {
+        return;
+    };
+    let Ok(defaults) = hostseal::install::defaults::load() else {
+        return;
+    };
+    let _ = hostseal::install::validate::validate(raw, &defaults, false);
 }

@@ -13,7 +13,7 @@
 #    (`-Cpasses=sancov-module`, `-Cllvm-args=-sanitizer-coverage-*`, `--cfg fuzzing`); with
 #    `--sanitizer none` cargo-fuzz passes no `-Z` flag at all, so `cargo fuzz build -O
 #    --sanitizer none` works on stable as is. Sanitizers need `-Zsanitizer=…` on this rustc:
-#    `RUSTC_BOOTSTRAP=1` (exported below) makes stable rustc accept it, and the ASan runtime
+#    `RUSTC_BOOTSTRAP=1` (exported below for sanitizer builds) makes stable rustc accept it, and the ASan runtime
 #    ships with the stable std. hostseal is `forbid(unsafe_code)`, so ASan only guards the
 #    dependencies' unsafe code; the default is `none` for throughput. Never use `--build-std`
 #    or `--careful` (they need the nightly std sources).
@@ -35,9 +35,10 @@ seconds="${1:-600}"
 shift || true
 sanitizer="${FUZZ_SANITIZER:-none}"
 host=$(rustc -vV | sed -n 's/^host: //p')
-all_targets=(enc_value parse_yaml parse_json parse_dotenv parse_ini parse_sealed rules identity extract_path roundtrip)
+all_targets=(enc_value parse_yaml parse_json parse_dotenv parse_ini parse_sealed rules identity extract_path roundtrip manifest)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
-export RUSTC_BOOTSTRAP=1
+# Only sanitizer builds need it (and cargo rebuilds everything when it changes).
+[ "$sanitizer" = none ] || export RUSTC_BOOTSTRAP=1
 
 build_manually() {
     RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
@@ -76,6 +77,7 @@ seed() {
         enc_value) printf 'ENC[AES256_GCM,data:f6SdJOI=,iv:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=,tag:T24uEWU6ZsEJ+sgqfIL1yA==,type:str]' > "$dir/kat" ;;
         extract_path) printf '["a"]["b\\"c"][0]' > "$dir/path"; printf 'a/b/0' > "$dir/manifest-key" ;;
         rules) printf 'creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    key_groups:\n      - age:\n          - &host age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq\n    encrypted_regex: ^(data|stringData)$\nstores:\n  yaml:\n    indent: 2\n' > "$dir/rules" ;;
+        manifest) for f in tests/fixtures/nix/*.json nix/defaults.json; do [ -f "$f" ] && cp "$f" "$dir/"; done ;;
         identity)
             age-keygen 2>/dev/null | { printf '\x00'; cat; } > "$dir/age-identity" || true
             printf '\x01-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBhYmMKZGVmCi0tLSBnaGkKAA==\n-----END AGE ENCRYPTED FILE-----\n' > "$dir/armor" ;;
