@@ -295,3 +295,57 @@ fn zeroize_all_clears_every_leaf() {
         "something survived zeroize_all"
     );
 }
+
+/// Plaintext written by `decrypt --output` is readable by its owner only, whatever the caller's
+/// umask (the process sets umask 077 at start).
+#[test]
+fn decrypted_output_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let host = Host::new();
+    let sealed = host.dir.path().join("sealed.json");
+    std::fs::write(&sealed, serde_json::to_vec(&host.seal(PLAIN)).unwrap()).unwrap();
+    let out_file = host.dir.path().join("plain-out.json");
+    let out = hostseal(host.dir.path())
+        .args(["decrypt", "--identity"])
+        .arg(&host.key)
+        .arg("--output")
+        .arg(&out_file)
+        .arg(&sealed)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mode = std::fs::metadata(&out_file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "plaintext readable by others: {mode:o}");
+}
+
+/// `decrypt -i` refuses to put plaintext over a git-tracked file unless `--force`.
+#[test]
+fn in_place_decrypt_of_a_tracked_file_is_refused() {
+    let host = Host::new();
+    let dir = host.dir.path();
+    let sealed = dir.join("sealed.json");
+    std::fs::write(&sealed, serde_json::to_vec(&host.seal(PLAIN)).unwrap()).unwrap();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .current_dir(dir)
+            .env("HOME", dir)
+            .args(args)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "sealed.json"]);
+    let before = std::fs::read(&sealed).unwrap();
+    let out = hostseal(dir)
+        .args(["decrypt", "-i", "--identity"])
+        .arg(&host.key)
+        .arg(&sealed)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("git-tracked"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&sealed).unwrap(), before, "file changed");
+}
