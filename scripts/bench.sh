@@ -247,7 +247,7 @@ meta = [
     f"(medians), after one warm-up run; tools alternate within each repetition.",
     f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}, "
     f"load average at the end {' '.join(load)}.",
-    f"Versions: hostseal {version([HOSTSEAL, '--version'])}; {version([SOPS, '--version'])}; "
+    f"Versions: {version([HOSTSEAL, '--version'])}; {version([SOPS, '--version'])}; "
     f"age {version([AGE, '--version']) if AGE else 'absent'}.",
 ]
 block = "<!-- bench:begin -->\n" + "\n".join(meta) + "\n\n" + table + "\n<!-- bench:end -->"

@@ -115,21 +115,30 @@ for t in "${targets[@]}"; do
     results+=("| $t | $seconds | $execs | $rate | $corpus | $crashes |")
 done
 
-# Record the run in fuzz/README.md between the markers (the text around them is kept).
-{
-    echo "<!-- fuzz:begin -->"
-    echo "Last run: $(date -u '+%Y-%m-%d %H:%M UTC'), sanitizer \`$sanitizer\`, one process per target, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)."
-    echo
-    echo "| target | seconds | execs | exec/s | corpus files | findings |"
-    echo "|---|---|---|---|---|---|"
-    printf '%s\n' "${results[@]}"
-    echo "<!-- fuzz:end -->"
-} > fuzz/.results.tmp
+# Record the run in fuzz/README.md between the markers: rows of the targets run now replace
+# their old rows; other targets keep theirs (with their own date column).
+printf '%s\n' "${results[@]}" > fuzz/.results.tmp
+RUN_DATE="$(date -u '+%Y-%m-%d %H:%M')" SANITIZER="$sanitizer" LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" \
 python3 - <<'PY'
-import re
+import os, re
 readme = "fuzz/README.md"
-block = open("fuzz/.results.tmp").read().rstrip("\n")
 text = open(readme).read()
+m = re.search(r"<!-- fuzz:begin -->(.*?)<!-- fuzz:end -->", text, flags=re.S)
+rows = {}
+for line in (m.group(1) if m else "").splitlines():
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if len(cells) == 8 and cells[0] not in ("target", "---"):
+        rows[cells[0]] = line
+for line in open("fuzz/.results.tmp").read().splitlines():
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    rows[cells[0]] = (f"| {cells[0]} | {os.environ['RUN_DATE']} | {os.environ['SANITIZER']} | "
+                      + " | ".join(cells[1:]) + " |")
+block = ("<!-- fuzz:begin -->\n"
+         f"Machine: {os.cpu_count()} CPUs shared with other builds; load at the last run "
+         f"{os.environ['LOAD']}. One libFuzzer process per target.\n\n"
+         "| target | run (UTC) | sanitizer | seconds | execs | exec/s | corpus files | findings |\n"
+         "|---|---|---|---|---|---|---|---|\n"
+         + "\n".join(rows[k] for k in sorted(rows)) + "\n<!-- fuzz:end -->")
 text = re.sub(r"<!-- fuzz:begin -->.*?<!-- fuzz:end -->", lambda _: block, text, flags=re.S)
 open(readme, "w").write(text)
 PY

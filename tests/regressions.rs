@@ -349,3 +349,23 @@ fn in_place_decrypt_of_a_tracked_file_is_refused() {
     assert!(stderr(&out).contains("git-tracked"), "{}", stderr(&out));
     assert_eq!(std::fs::read(&sealed).unwrap(), before, "file changed");
 }
+
+/// Fuzzing finding 2 (`roundtrip`, open): an INI comment block of several lines is read as one
+/// comment that keeps the later lines raw — their `\r` (CRLF files) and their marker without the
+/// space the emitter writes (`"c1\r\n;c2"`, `"\n# \n#b"`) — and the emitter rewrites every line
+/// as `; c1` / `# b`, so parse → emit → parse changes the comment text. The fix belongs in
+/// `src/format/ini.rs` (one representation for comment blocks in parse and emit: strip `\r` and
+/// treat the markers of every line alike).
+/// Ignored until fixed; run with `cargo test --test regressions -- --ignored`.
+#[test]
+#[ignore = "open finding in src/format/ini.rs: CRLF comment blocks change on round trip"]
+fn ini_crlf_comment_block_round_trips() {
+    for name in [
+        "ini-crlf-comments.known",
+        "ini-crlf-comments-full.known",
+        "ini-hash-comment-block.known",
+    ] {
+        let data = std::fs::read(fuzz_fixtures().join(name)).unwrap();
+        checks::roundtrip(&data);
+    }
+}
