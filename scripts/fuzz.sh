@@ -7,7 +7,6 @@
 #
 # Stable toolchain only. What works here (rustc 1.95 stable, cargo-fuzz 0.13.2; both builds below
 # were run: `cargo fuzz run -O -a -s none enc_value` 4.5 M execs in 10 s, `-s address` 0.7 M):
-# source and run):
 #  * libfuzzer-sys builds libFuzzer itself from its C++ sources with the system c++, so the
 #    fuzzing engine needs no nightly.
 #  * The coverage instrumentation cargo-fuzz asks rustc for is stable codegen options
