@@ -168,7 +168,34 @@ pub fn roundtrip(data: &[u8]) {
         .expect("emitted output parses again");
     integral_floats_to_ints(&mut tree);
     integral_floats_to_ints(&mut again);
+    if format == Format::Ini {
+        // gopkg.in/ini.v1 (and so sops) normalises a multi-line comment block on the first
+        // write (`;c1\r\n#c2` comes back as `; c1` / `# c2`): values must survive the first
+        // round, comments must be stable from the second on.
+        strip_comments(&mut tree);
+        let mut first = again.clone();
+        strip_comments(&mut first);
+        assert!(same_tree(&tree, &first), "round trip changed the values");
+        let bytes2 = format
+            .emit_plain(&again, &EmitOptions::default())
+            .expect("emits again");
+        let again2 = format.parse_plain(&bytes2).expect("parses again");
+        assert!(same_tree(&again, &again2), "second round trip changed the tree");
+        return;
+    }
     assert!(same_tree(&tree, &again), "round trip changed the tree");
+}
+
+fn strip_comments(tree: &mut Tree) {
+    fn map(m: &mut Map) {
+        m.0.retain(|i| !matches!(i, MapItem::Comment(_)));
+        for item in &mut m.0 {
+            if let MapItem::Entry(_, Node::Map(inner)) = item {
+                map(inner);
+            }
+        }
+    }
+    tree.docs.iter_mut().for_each(map);
 }
 
 /// Structural equality of trees where a NaN float equals a NaN float.
