@@ -453,16 +453,36 @@ fn go_json_float(v: f64) -> Option<String> {
 /// A JSON string as Go `json.Marshal` writes it: `<`, `>`, `&`, U+2028, U+2029 and control
 /// characters escaped (`\b \f \n \r \t` short), each invalid UTF-8 byte as `\ufffd`.
 fn write_string(out: &mut String, bytes: &[u8]) {
+    out.reserve(bytes.len() + 2);
     out.push('"');
     for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            escape_char(out, c);
-        }
+        write_valid(out, chunk.valid());
         for _ in chunk.invalid() {
             out.push_str("\\ufffd");
         }
     }
     out.push('"');
+}
+
+/// Copies runs that need no escape in one go (a sealed value or a base64 blob is one long
+/// run), escaping only the characters Go's encoder escapes.
+fn write_valid(out: &mut String, s: &str) {
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        if needs_escape(c) {
+            out.push_str(&s[start..i]);
+            escape_char(out, c);
+            start = i + c.len_utf8();
+        }
+    }
+    out.push_str(&s[start..]);
+}
+
+fn needs_escape(c: char) -> bool {
+    matches!(
+        c,
+        '"' | '\\' | '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\u{0}'..='\u{1f}'
+    )
 }
 
 fn escape_char(out: &mut String, c: char) {
