@@ -180,7 +180,10 @@ pub fn roundtrip(data: &[u8]) {
             .emit_plain(&again, &EmitOptions::default())
             .expect("emits again");
         let again2 = format.parse_plain(&bytes2).expect("parses again");
-        assert!(same_tree(&again, &again2), "second round trip changed the tree");
+        assert!(
+            same_tree(&again, &again2),
+            "second round trip changed the tree"
+        );
         return;
     }
     assert!(same_tree(&tree, &again), "round trip changed the tree");

@@ -50,10 +50,11 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
     // SPEC §3 step 0: the only environment variable install reads.
     let action = std::env::var("NIXOS_ACTION").ok();
     let plan = load_plan(&args.manifest, action.is_some())?;
+    let nss = Nss::default();
     let resolver: &dyn Resolver = if args.ignore_passwd {
         &IgnorePasswd
     } else {
-        &Nss
+        &nss
     };
     match args.check_mode {
         CheckMode::Manifest => return check_owners(&plan, args.resolve_owners.then_some(resolver)),

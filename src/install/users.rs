@@ -2,6 +2,8 @@
 //! `--ignore-passwd` mapping names to root (SPEC §3 step 7).
 
 use super::plan::Principal;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 /// How names are resolved.
 pub trait Resolver {
@@ -11,17 +13,35 @@ pub trait Resolver {
     fn group(&self, name: &str) -> Option<u32>;
 }
 
-/// The system's user database through NSS.
-pub struct Nss;
+/// The system's user database through NSS, each name looked up once per run (an install of
+/// a thousand secrets owned by a handful of users would otherwise read `/etc/passwd` and
+/// `/etc/group` thousands of times).
+#[derive(Default)]
+pub struct Nss {
+    users: RefCell<HashMap<String, Option<(u32, u32)>>>,
+    groups: RefCell<HashMap<String, Option<u32>>>,
+}
 
 impl Resolver for Nss {
     fn user(&self, name: &str) -> Option<(u32, u32)> {
-        let u = nix::unistd::User::from_name(name).ok()??;
-        Some((u.uid.as_raw(), u.gid.as_raw()))
+        *self
+            .users
+            .borrow_mut()
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                let u = nix::unistd::User::from_name(name).ok()??;
+                Some((u.uid.as_raw(), u.gid.as_raw()))
+            })
     }
     fn group(&self, name: &str) -> Option<u32> {
-        let g = nix::unistd::Group::from_name(name).ok()??;
-        Some(g.gid.as_raw())
+        *self
+            .groups
+            .borrow_mut()
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                let g = nix::unistd::Group::from_name(name).ok()??;
+                Some(g.gid.as_raw())
+            })
     }
 }
 
