@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn root_and_numbers_and_unknowns() {
-        let n = Nss;
+        let n = Nss::default();
         let root = Principal::Name("root".into());
         assert_eq!(resolve(&n, &root, &Principal::OwnersPrimary), Ok((0, 0)));
         assert_eq!(
