@@ -36,8 +36,8 @@ export HOSTSEAL_SOPS="$PWD/.venv/bin/sops"
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
-cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --locked --all-targets --quiet -- -D warnings
 echo "==> cargo deny (offline advisory database from ../shared)"
 PATH="$PWD/.venv/bin:$PATH" scripts/deny.sh
 echo "==> cargo test"
-cargo test --quiet
+cargo test --locked --quiet
