@@ -125,8 +125,14 @@ impl Format {
         check_size(input)?;
         match self {
             Format::Binary => {
+                // Held as text when it is (as opening the sealed file will give it back), as
+                // raw bytes otherwise; either way it is sealed as one `str` value.
+                let data = match String::from_utf8(input.to_vec()) {
+                    Ok(text) => Scalar::Str(text),
+                    Err(e) => Scalar::Bytes(e.into_bytes()),
+                };
                 let mut doc = Map::default();
-                doc.push("data", Node::Scalar(Scalar::Bytes(input.to_vec())));
+                doc.push("data", Node::Scalar(data));
                 Ok(Tree { docs: vec![doc] })
             }
             other => other.parse_tree(input),
@@ -249,6 +255,12 @@ mod tests {
         assert_eq!(Format::from_path(Path::new("x.env")), Format::Dotenv);
         assert_eq!(Format::from_path(Path::new("secret1.age")), Format::Age);
         assert_eq!(Format::from_path(Path::new("cert.pem")), Format::Binary);
+    }
+
+    #[test]
+    fn binary_plaintext_is_text_when_it_can_be() {
+        let t = Format::Binary.parse_plain(b"").unwrap();
+        assert_eq!(t.docs[0].get("data"), Some(&Node::str("")));
     }
 
     #[test]
