@@ -419,7 +419,9 @@ fn build_section(name: &str, map: &Map) -> Result<Section, FormatError> {
 }
 
 fn ini_value(section: &str, key: &str, value: &Node) -> Result<String, FormatError> {
-    if key.is_empty() || key.contains('\n') {
+    // A key starting with `#` or `;` (ini.v1 names `- = v` keys `#1`, `#2`, …) would be read
+    // back as a comment, losing the value: refuse it rather than write a file that changes.
+    if key.is_empty() || key.contains('\n') || key.starts_with(['#', ';']) {
         return Err(FormatError::Invalid(format!(
             "cannot write INI key `{}` in section `{section}`",
             key.escape_debug()
@@ -672,5 +674,13 @@ mod tests {
             prop_assert_eq!(&back, &tree);
             prop_assert_eq!(emit(&back).unwrap(), bytes);
         }
+    }
+
+    /// Fuzz finding 3: ini.v1 names `- = v` keys `#1`; written back, `#1 = v` reads as a comment
+    /// and the value is gone. Emitting such a key is refused instead.
+    #[test]
+    fn keys_that_would_read_back_as_comments_are_refused() {
+        let t = parse(b"[s]\n- = 2\n").unwrap();
+        assert!(matches!(emit(&t), Err(FormatError::Invalid(_))));
     }
 }
