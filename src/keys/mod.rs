@@ -3,7 +3,6 @@
 //! discovery on the workstation (SPEC §1 "Identities on the workstation").
 
 pub mod armor;
-pub mod datakey;
 pub mod identity;
 pub mod recipient;
 pub mod shamir;

@@ -12,7 +12,7 @@ pub use walk::{canonical_bytes, IvStash};
 
 use crate::error::Error;
 use crate::format::metadata::{self, EmptyList, LeafRule, Metadata};
-use crate::format::tree::{Map, Node, Tree};
+use crate::format::tree::{Map, Tree};
 use crate::format::{EmitOptions, Format};
 use crate::keys::identity::IdentitySet;
 use crate::keys::recipient::Recipient;
@@ -208,14 +208,4 @@ pub fn is_sealed(tree: &Tree) -> bool {
         .first()
         .and_then(|d| d.get("sops"))
         .is_some_and(|n| Metadata::from_node(n).is_ok())
-}
-
-/// A sealed node's view for callers that only need to know if a value is a node.
-pub fn node_kind(node: &Node) -> &'static str {
-    match node {
-        Node::Map(_) => "mapping",
-        Node::Seq(_) => "sequence",
-        Node::Scalar(s) => s.type_name(),
-        Node::Comment(_) => "comment",
-    }
 }
