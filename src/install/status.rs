@@ -141,31 +141,12 @@ pub fn render(s: &Status) -> String {
 
 /// The current time as RFC 3339 UTC with seconds (`2026-11-23T15:41:32Z`).
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    rfc3339(secs)
+    crate::format::metadata::now_lastmodified()
 }
 
-/// Seconds since the epoch as RFC 3339 UTC (civil-from-days, proleptic Gregorian).
+/// Seconds since the epoch as RFC 3339 UTC (the same formatter as sops's `lastmodified`).
 pub fn rfc3339(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::format::metadata::format_utc(secs)
 }
 
 #[cfg(test)]
