@@ -169,22 +169,28 @@ pub fn roundtrip(data: &[u8]) {
     integral_floats_to_ints(&mut tree);
     integral_floats_to_ints(&mut again);
     if format == Format::Ini {
-        // gopkg.in/ini.v1 (and so sops) normalises a multi-line comment block on the first
-        // write (`;c1\r\n#c2` comes back as `; c1` / `# c2`): values must survive the first
-        // round, comments must be stable from the second on.
+        // gopkg.in/ini.v1 (and so sops) normalises comments when it writes them: a block of
+        // several lines (`;c1\r\n#c2` comes back as `; c1` / `# c2`), and a comment whose text
+        // starts with a marker (`;#` is read as `#`, written as `# `, read as ``). hostseal
+        // writes what sops writes, so values must survive every round and the comments must
+        // reach a fixed point within a few rounds (fuzz findings 2 and 4).
         strip_comments(&mut tree);
-        let mut first = again.clone();
-        strip_comments(&mut first);
-        assert!(same_tree(&tree, &first), "round trip changed the values");
-        let bytes2 = format
-            .emit_plain(&again, &EmitOptions::default())
-            .expect("emits again");
-        let again2 = format.parse_plain(&bytes2).expect("parses again");
-        assert!(
-            same_tree(&again, &again2),
-            "second round trip changed the tree"
-        );
-        return;
+        let mut current = again;
+        let mut previous_bytes = bytes;
+        for _ in 0..4 {
+            let mut values = current.clone();
+            strip_comments(&mut values);
+            assert!(same_tree(&tree, &values), "round trip changed the values");
+            let next_bytes = format
+                .emit_plain(&current, &EmitOptions::default())
+                .expect("emits again");
+            if next_bytes == previous_bytes {
+                return;
+            }
+            current = format.parse_plain(&next_bytes).expect("parses again");
+            previous_bytes = next_bytes;
+        }
+        panic!("INI comments do not reach a fixed point");
     }
     assert!(same_tree(&tree, &again), "round trip changed the tree");
 }

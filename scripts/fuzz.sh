@@ -4,6 +4,11 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     # default: 600 s (the goal) for every target
 #   FUZZ_SANITIZER=address scripts/fuzz.sh    # with AddressSanitizer (about 2-3x slower)
 #   FUZZ_BUILD=manual scripts/fuzz.sh         # build without cargo-fuzz (plain cargo + RUSTFLAGS)
+#   FUZZ_RUNS=10000000 scripts/fuzz.sh 3600   # stop each target after 10 M execs (the goal),
+#                                             # SECONDS is then only the cap
+#   FUZZ_SKIP_BUILD=1                         # reuse the targets built by a previous call (for
+#                                             # two calls side by side, one per core)
+# The fuzzers run under `nice`: builds and tests on the same machine keep their speed.
 #
 # Stable toolchain only. What works here (rustc 1.95 stable, cargo-fuzz 0.13.2; both builds below
 # were run: `cargo fuzz run -O -a -s none enc_value` 4.5 M execs in 10 s, `-s address` 0.7 M):
@@ -47,7 +52,9 @@ build_manually() {
         cargo build --release --target "$host" --manifest-path fuzz/Cargo.toml --bins
 }
 
-if [ "${FUZZ_BUILD:-}" != manual ] && cargo fuzz --version >/dev/null 2>&1; then
+if [ -n "${FUZZ_SKIP_BUILD:-}" ]; then
+    :
+elif [ "${FUZZ_BUILD:-}" != manual ] && cargo fuzz --version >/dev/null 2>&1; then
     (cd fuzz && cargo fuzz build -O --debug-assertions --sanitizer "$sanitizer")
 else
     [ "$sanitizer" = none ] || { echo "fuzz.sh: sanitizers need cargo-fuzz" >&2; exit 2; }
@@ -95,13 +102,17 @@ for t in "${targets[@]}"; do
     before=$(ls -A "fuzz/artifacts/$t" | grep -c -E '^(crash|leak|timeout|oom)-' || true)
     echo "== $t: ${seconds}s"
     set +e
-    "$bin_dir/$t" "fuzz/corpus/$t" -max_total_time="$seconds" -print_final_stats=1 \
+    runs=()
+    [ -z "${FUZZ_RUNS:-}" ] || runs=(-runs="$FUZZ_RUNS")
+    started=$(date +%s)
+    nice -n 19 "$bin_dir/$t" "fuzz/corpus/$t" -max_total_time="$seconds" "${runs[@]}" -print_final_stats=1 \
         -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
         -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1
     rc=$?
     set -e
     execs=$(awk '/stat::number_of_executed_units/ {s += $2} END {print s + 0}' "$log")
-    rate=$(( execs / (seconds > 0 ? seconds : 1) ))
+    took=$(( $(date +%s) - started ))
+    rate=$(( execs / (took > 0 ? took : 1) ))
     corpus=$(ls -A "fuzz/corpus/$t" | wc -l)
     crashes=0
     for a in fuzz/artifacts/"$t"/{crash,leak,timeout,oom}-*; do
@@ -112,13 +123,13 @@ for t in "${targets[@]}"; do
     done
     [ "$crashes" -le "$before" ] || found=1
     echo "   execs=$execs exec/s=$rate corpus=$corpus findings=$crashes rc=$rc"
-    results+=("| $t | $seconds | $execs | $rate | $corpus | $crashes |")
+    results+=("| $t | $took | $execs | $rate | $corpus | $crashes |")
 done
 
 # Record the run in fuzz/README.md between the markers: rows of the targets run now replace
 # their old rows; other targets keep theirs (with their own date column).
-printf '%s\n' "${results[@]}" > fuzz/.results.tmp
-RUN_DATE="$(date -u '+%Y-%m-%d %H:%M')" SANITIZER="$sanitizer" LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" \
+printf '%s\n' "${results[@]}" > fuzz/.results.$$.tmp
+RESULTS="fuzz/.results.$$.tmp" RUN_DATE="$(date -u '+%Y-%m-%d %H:%M')" SANITIZER="$sanitizer" LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" \
 python3 - <<'PY'
 import os, re
 readme = "fuzz/README.md"
@@ -129,7 +140,7 @@ for line in (m.group(1) if m else "").splitlines():
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
     if len(cells) == 8 and cells[0] not in ("target", "---"):
         rows[cells[0]] = line
-for line in open("fuzz/.results.tmp").read().splitlines():
+for line in open(os.environ["RESULTS"]).read().splitlines():
     cells = [c.strip() for c in line.strip().strip("|").split("|")]
     rows[cells[0]] = (f"| {cells[0]} | {os.environ['RUN_DATE']} | {os.environ['SANITIZER']} | "
                       + " | ".join(cells[1:]) + " |")
@@ -142,7 +153,7 @@ block = ("<!-- fuzz:begin -->\n"
 text = re.sub(r"<!-- fuzz:begin -->.*?<!-- fuzz:end -->", lambda _: block, text, flags=re.S)
 open(readme, "w").write(text)
 PY
-rm -f fuzz/.results.tmp
+rm -f fuzz/.results.$$.tmp
 
 if [ "$found" = 1 ]; then
     echo "fuzz.sh: NEW FINDINGS: inputs copied to tests/fixtures/fuzz/<target>/; run" >&2

@@ -419,20 +419,38 @@ fn build_section(name: &str, map: &Map) -> Result<Section, FormatError> {
 }
 
 fn ini_value(section: &str, key: &str, value: &Node) -> Result<String, FormatError> {
-    // A key starting with `#` or `;` (ini.v1 names `- = v` keys `#1`, `#2`, …) would be read
-    // back as a comment, losing the value: refuse it rather than write a file that changes.
-    if key.is_empty() || key.contains('\n') || key.starts_with(['#', ';']) {
+    let text = match value {
+        Node::Scalar(Scalar::Str(s)) => s.clone(),
+        Node::Scalar(s) => go_val_to_string(s),
+        _ => {
+            return Err(FormatError::Invalid(format!(
+                "cannot use complex value in INI file (key `{section}.{key}`)"
+            )))
+        }
+    };
+    // ini.v1's quoting (which sops uses) is not total: a key starting with `#` (it names
+    // `- = v` keys `#1`) reads back as a comment, a key holding both `` ` `` and `"` reads back
+    // cut short, … Rather than write a file whose values change when read, every key line is
+    // read back here with the same reader and refused unless it gives the same key and value.
+    if !reads_back(key, &text) {
         return Err(FormatError::Invalid(format!(
-            "cannot write INI key `{}` in section `{section}`",
+            "cannot write INI key `{}` in section `{section}`: INI quoting cannot represent \
+             this key with its value (it would read back differently)",
             key.escape_debug()
         )));
     }
-    match value {
-        Node::Scalar(Scalar::Str(s)) => Ok(s.clone()),
-        Node::Scalar(s) => Ok(go_val_to_string(s)),
-        _ => Err(FormatError::Invalid(format!(
-            "cannot use complex value in INI file (key `{section}.{key}`)"
-        ))),
+    Ok(text)
+}
+
+/// Whether the line written for `key = value` reads back as exactly that key and value.
+fn reads_back(key: &str, value: &str) -> bool {
+    let line = format!("{} = {}\n", quote_key(key), quote_value(value));
+    let Ok(sections) = Reader::new(&line).read() else {
+        return false;
+    };
+    match sections.as_slice() {
+        [only] => matches!(only.keys.as_slice(), [k] if k.name == key && k.value == value),
+        _ => false,
     }
 }
 
@@ -682,5 +700,20 @@ mod tests {
     fn keys_that_would_read_back_as_comments_are_refused() {
         let t = parse(b"[s]\n- = 2\n").unwrap();
         assert!(matches!(emit(&t), Err(FormatError::Invalid(_))));
+    }
+
+    /// Fuzz finding 4: a key holding both `` ` `` and `"` is quoted with backticks, and reads
+    /// back cut at its own backtick. Every key line is now read back before it is written.
+    #[test]
+    fn keys_quoting_cannot_represent_are_refused() {
+        let t = parse(b"r`\"=\n").unwrap();
+        let err = emit(&t).unwrap_err().to_string();
+        assert!(err.contains("would read back differently"), "{err}");
+        for (key, value) in [("a", "x # y"), ("k`", "v"), ("q\"", "w;"), ("s", " pad ")] {
+            assert!(reads_back(key, value), "{key} = {value}");
+        }
+        for (key, value) in [(" a", "v"), ("[s]", "v"), ("-", "v")] {
+            assert!(!reads_back(key, value), "{key} = {value}");
+        }
     }
 }
