@@ -40,9 +40,14 @@ fn open_file(args: &DecryptArgs) -> Result<Zeroizing<Vec<u8>>, Error> {
     if input == Format::Age {
         return Ok(age_file::decrypt(&sealed, &ids)?.into_zeroizing());
     }
-    let opened = sops::open(&sealed, input, &ids)?;
+    let mut opened = sops::open(&sealed, input, &ids)?;
+    drop(sealed);
     let emit = EmitOptions::default();
     match &args.extract {
+        // The plaintext moves out of the tree rather than being copied (large binary files).
+        None if output == Format::Binary => Ok(Zeroizing::new(crate::format::take_binary_payload(
+            &mut opened.tree,
+        )?)),
         None => Ok(Zeroizing::new(opened.emit(output, &emit)?)),
         Some(p) => extract(&opened.tree, &path::parse_extract(p)?, output, &emit),
     }

@@ -121,7 +121,7 @@ fn open(
         let plain = age_file::decrypt(&sealed, &ids)?.into_zeroizing();
         return Ok((Source::Age, plain));
     }
-    let opened = sops::open(&sealed, format, &ids)?;
+    let opened = sops::open_for_edit(&sealed, format, &ids)?;
     let plain = Zeroizing::new(opened.emit(format, emit)?);
     Ok((Source::Sops(Box::new(opened)), plain))
 }

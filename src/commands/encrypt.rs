@@ -34,7 +34,7 @@ fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
         args.input_type.as_deref(),
         args.output_type.as_deref(),
     )?;
-    let plaintext = zeroize::Zeroizing::new(read_input(&args.file)?);
+    let mut plaintext = zeroize::Zeroizing::new(read_input(&args.file)?);
     let config = config_path(args.config.as_deref());
     let rules = RulesFile::locate(&name_path, config.as_deref())?;
     let rule = rules.as_ref().and_then(|r| r.rule_for(&name_path));
@@ -46,7 +46,13 @@ fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
         let all: Vec<Recipient> = groups.into_iter().flatten().collect();
         return age_file::encrypt(&plaintext, &all, false);
     }
-    let tree = input.parse_plain(&plaintext).map_err(Error::from)?;
+    // A binary file's bytes move into the tree (no copy); the tree is zeroized after sealing.
+    let mut tree = if input == Format::Binary {
+        crate::format::binary_tree(std::mem::take(&mut *plaintext))
+    } else {
+        input.parse_plain(&plaintext)
+    }
+    .map_err(Error::from)?;
     let leaf_rule = leaf_rule(&args.leaves)
         .or_else(|| rule.and_then(|r| r.leaf_rule.clone()))
         .unwrap_or_default();
@@ -57,7 +63,9 @@ fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
         mac_only_encrypted: rule.is_some_and(|r| r.mac_only_encrypted),
     };
     let emit = rules.as_ref().map(|r| r.emit).unwrap_or_default();
-    sops::seal(&tree, output, &params, &emit)
+    let sealed = sops::seal(&tree, output, &params, &emit);
+    tree.zeroize_all();
+    sealed
 }
 
 /// The path used for type detection and rule matching.

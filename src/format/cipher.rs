@@ -59,17 +59,37 @@ pub fn decrypt(
     value: &EncValue,
     aad: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, AuthError> {
-    let mut buf = Zeroizing::new(value.data.clone());
-    let tag = Tag::from_slice(&value.tag);
-    let ok = match value.iv.len() {
+    decrypt_buffer(key, value.data.clone(), &value.iv, &value.tag, aad)
+}
+
+/// [`decrypt`] that takes the value and decrypts its ciphertext where it lies (no copy of a
+/// large value).
+pub fn decrypt_owned(
+    key: &DataKey,
+    value: EncValue,
+    aad: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, AuthError> {
+    decrypt_buffer(key, value.data, &value.iv, &value.tag, aad)
+}
+
+fn decrypt_buffer(
+    key: &DataKey,
+    ciphertext: Vec<u8>,
+    iv: &[u8],
+    tag: &[u8; 16],
+    aad: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, AuthError> {
+    let mut buf = Zeroizing::new(ciphertext);
+    let tag = Tag::from_slice(tag);
+    let ok = match iv.len() {
         IV_LEN => SopsGcm::new(key.expose().into()).decrypt_in_place_detached(
-            Nonce::<U32>::from_slice(&value.iv),
+            Nonce::<U32>::from_slice(iv),
             aad,
             &mut buf,
             tag,
         ),
         12 => aes_gcm::Aes256Gcm::new(key.expose().into()).decrypt_in_place_detached(
-            aes_gcm::Nonce::from_slice(&value.iv),
+            aes_gcm::Nonce::from_slice(iv),
             aad,
             &mut buf,
             tag,

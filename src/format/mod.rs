@@ -124,17 +124,7 @@ impl Format {
     pub fn parse_plain(self, input: &[u8]) -> Result<Tree, FormatError> {
         check_size(input)?;
         match self {
-            Format::Binary => {
-                // Held as text when it is (as opening the sealed file will give it back), as
-                // raw bytes otherwise; either way it is sealed as one `str` value.
-                let data = match String::from_utf8(input.to_vec()) {
-                    Ok(text) => Scalar::Str(text),
-                    Err(e) => Scalar::Bytes(e.into_bytes()),
-                };
-                let mut doc = Map::default();
-                doc.push("data", Node::Scalar(data));
-                Ok(Tree { docs: vec![doc] })
-            }
+            Format::Binary => binary_tree(input.to_vec()),
             other => other.parse_tree(input),
         }
     }
@@ -227,20 +217,45 @@ fn check_size(input: &[u8]) -> Result<(), FormatError> {
     Ok(())
 }
 
+/// The binary store's plaintext tree, taking the bytes rather than copying them (a binary
+/// file may be large): one `data` entry, held as text when it is (as opening the sealed file
+/// gives it back), as raw bytes otherwise; either way it is sealed as one `str` value.
+pub fn binary_tree(input: Vec<u8>) -> Result<Tree, FormatError> {
+    check_size(&input)?;
+    let data = match String::from_utf8(input) {
+        Ok(text) => Scalar::Str(text),
+        Err(e) => Scalar::Bytes(e.into_bytes()),
+    };
+    let mut doc = Map::default();
+    doc.push("data", Node::Scalar(data));
+    Ok(Tree { docs: vec![doc] })
+}
+
+/// Takes the binary store's plaintext out of `tree` (the `data` value of the first document)
+/// without copying it; what [`Format::emit_plain`] gives for [`Format::Binary`].
+pub fn take_binary_payload(tree: &mut Tree) -> Result<Vec<u8>, FormatError> {
+    match tree.docs.first_mut().and_then(|d| d.get_mut("data")) {
+        Some(Node::Scalar(Scalar::Bytes(b))) => Ok(std::mem::take(b)),
+        Some(Node::Scalar(Scalar::Str(s))) => Ok(std::mem::take(s).into_bytes()),
+        other => Err(no_binary_data(other.is_some())),
+    }
+}
+
 /// The binary store's plaintext: the `data` value of the single document, as raw bytes.
 fn binary_payload(tree: &Tree) -> Result<Vec<u8>, FormatError> {
-    let data = tree
-        .docs
-        .first()
-        .and_then(|d| d.get("data"))
-        .ok_or_else(|| FormatError::Invalid("binary file has no `data` entry".into()))?;
-    match data {
-        Node::Scalar(Scalar::Bytes(b)) => Ok(b.clone()),
-        Node::Scalar(Scalar::Str(s)) => Ok(s.as_bytes().to_vec()),
-        _ => Err(FormatError::Invalid(
-            "binary file's `data` entry is not a string".into(),
-        )),
+    match tree.docs.first().and_then(|d| d.get("data")) {
+        Some(Node::Scalar(Scalar::Bytes(b))) => Ok(b.clone()),
+        Some(Node::Scalar(Scalar::Str(s))) => Ok(s.as_bytes().to_vec()),
+        other => Err(no_binary_data(other.is_some())),
     }
+}
+
+fn no_binary_data(present: bool) -> FormatError {
+    FormatError::Invalid(if present {
+        "binary file's `data` entry is not a string".into()
+    } else {
+        "binary file has no `data` entry".into()
+    })
 }
 
 #[cfg(test)]

@@ -102,6 +102,14 @@ impl Map {
         })
     }
 
+    /// The value of `key` to change in place (first occurrence).
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        self.0.iter_mut().find_map(|item| match item {
+            MapItem::Entry(k, v) if k == key => Some(v),
+            _ => None,
+        })
+    }
+
     /// Removes every entry named `key` and returns the first one's value.
     pub fn remove(&mut self, key: &str) -> Option<Node> {
         let mut found = None;

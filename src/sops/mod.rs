@@ -49,7 +49,8 @@ impl Opened {
     }
 
     /// Re-seals `tree` under the same data key and recipients, keeping the ciphertext of every
-    /// unchanged value (as `sops edit` does); new `lastmodified` and MAC.
+    /// unchanged value when opened with [`open_for_edit`] (as `sops edit` does); new
+    /// `lastmodified` and MAC.
     pub fn reseal(
         &self,
         tree: &Tree,
@@ -79,7 +80,24 @@ pub fn split_metadata(mut tree: Tree) -> Result<(Tree, Metadata), Error> {
 
 /// Opens a sealed file of `format` with `ids`: recovers the data key, decrypts every value and
 /// verifies the MAC. Errors carry exit codes 5 (parse), then 3 (key), then 4 (integrity).
+/// [`Opened::reseal`] of the result uses fresh IVs; see [`open_for_edit`].
 pub fn open(input: &[u8], format: Format, ids: &IdentitySet) -> Result<Opened, Error> {
+    open_with(input, format, ids, IvStash::default())
+}
+
+/// [`open`], remembering every value's IV so that [`Opened::reseal`] keeps the ciphertext of
+/// unchanged values (as `sops edit` does: the diff shows only what was edited). Costs a hash
+/// of every plaintext, which plain decryption does not need.
+pub fn open_for_edit(input: &[u8], format: Format, ids: &IdentitySet) -> Result<Opened, Error> {
+    open_with(input, format, ids, IvStash::recording())
+}
+
+fn open_with(
+    input: &[u8],
+    format: Format,
+    ids: &IdentitySet,
+    mut stash: IvStash,
+) -> Result<Opened, Error> {
     let tree = format.parse_sealed(input)?;
     let (tree, metadata) = split_metadata(tree)?;
     let sel = LeafSelector::new(&metadata.leaf_rule)?;
@@ -89,7 +107,6 @@ pub fn open(input: &[u8], format: Format, ids: &IdentitySet) -> Result<Opened, E
             .map_err(|e| Error::malformed(format!("sops.mac: {e}")))?;
     }
     let key = keygroups::recover(&metadata, ids)?;
-    let mut stash = IvStash::default();
     let (plain, mac) = walk::open_tree(&tree, &key, &sel, metadata.mac_only_encrypted, &mut stash)?;
     let opened = Opened {
         tree: plain,

@@ -19,10 +19,17 @@ use zeroize::Zeroizing;
 /// data key gives the same ciphertext (as `sops edit`/`set` do). A value keeps its IV only when
 /// its AAD, type and plaintext are all unchanged; the key is a hash of the three, so no
 /// plaintext is kept here. Lives in one process and is dropped when the data key changes.
+/// The default stash records nothing (plain `decrypt`, install, rotation re-seal with fresh IVs
+/// anyway): hashing every plaintext for it cost a second pass over a 5 MB value.
 #[derive(Default)]
-pub struct IvStash(HashMap<[u8; 32], [u8; IV_LEN]>);
+pub struct IvStash(Option<HashMap<[u8; 32], [u8; IV_LEN]>>);
 
 impl IvStash {
+    /// A stash that remembers the IVs of the values opened with it (for `edit`).
+    pub fn recording() -> IvStash {
+        IvStash(Some(HashMap::new()))
+    }
+
     fn slot(aad: &[u8], ty: ValueType, plaintext: &[u8]) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update((aad.len() as u64).to_be_bytes());
@@ -33,29 +40,54 @@ impl IvStash {
         h.finalize().into()
     }
     fn remember(&mut self, aad: &[u8], ty: ValueType, plaintext: &[u8], iv: &[u8]) {
-        if let Ok(iv) = <[u8; IV_LEN]>::try_from(iv) {
-            self.0.insert(Self::slot(aad, ty, plaintext), iv);
+        if let (Some(slots), Ok(iv)) = (&mut self.0, <[u8; IV_LEN]>::try_from(iv)) {
+            slots.insert(Self::slot(aad, ty, plaintext), iv);
         }
     }
     fn iv_for(&self, aad: &[u8], ty: ValueType, plaintext: &[u8]) -> [u8; IV_LEN] {
-        self.0
-            .get(&Self::slot(aad, ty, plaintext))
-            .copied()
-            .unwrap_or_else(cipher::random_iv)
+        match &self.0 {
+            Some(slots) if !slots.is_empty() => slots
+                .get(&Self::slot(aad, ty, plaintext))
+                .copied()
+                .unwrap_or_else(cipher::random_iv),
+            _ => cipher::random_iv(),
+        }
     }
 }
 
 /// The canonical plaintext bytes of a leaf (FORMAT §2); `None` for null.
 pub fn canonical_bytes(scalar: &Scalar) -> Option<Vec<u8>> {
+    leaf_bytes(scalar).map(|b| b.to_vec())
+}
+
+/// [`canonical_bytes`] without copying text and byte leaves (a binary file is one 5 MB leaf);
+/// the bytes formatted for numbers and booleans are zeroized on drop.
+fn leaf_bytes(scalar: &Scalar) -> Option<LeafBytes<'_>> {
     Some(match scalar {
         Scalar::Null => return None,
-        Scalar::Str(s) | Scalar::Time(s) => s.as_bytes().to_vec(),
-        Scalar::Bytes(b) => b.clone(),
-        Scalar::Int(i) => i.to_string().into_bytes(),
-        Scalar::Float(f) => go_format_float_f(*f).into_bytes(),
-        Scalar::Bool(true) => b"True".to_vec(),
-        Scalar::Bool(false) => b"False".to_vec(),
+        Scalar::Str(s) | Scalar::Time(s) => LeafBytes::Borrowed(s.as_bytes()),
+        Scalar::Bytes(b) => LeafBytes::Borrowed(b),
+        Scalar::Int(i) => LeafBytes::Owned(Zeroizing::new(i.to_string().into_bytes())),
+        Scalar::Float(f) => LeafBytes::Owned(Zeroizing::new(go_format_float_f(*f).into_bytes())),
+        Scalar::Bool(true) => LeafBytes::Borrowed(b"True"),
+        Scalar::Bool(false) => LeafBytes::Borrowed(b"False"),
     })
+}
+
+/// A leaf's canonical bytes: borrowed from the tree, or formatted (and zeroized on drop).
+enum LeafBytes<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Zeroizing<Vec<u8>>),
+}
+
+impl std::ops::Deref for LeafBytes<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            LeafBytes::Borrowed(b) => b,
+            LeafBytes::Owned(v) => v,
+        }
+    }
 }
 
 fn value_type(scalar: &Scalar) -> ValueType {
@@ -182,7 +214,7 @@ fn seal_node(w: &mut Walk, node: &Node, state: Marked, stash: Option<&IvStash>) 
 }
 
 fn seal_scalar(w: &mut Walk, s: &Scalar, state: Marked, stash: Option<&IvStash>) -> Scalar {
-    let Some(bytes) = canonical_bytes(s).map(Zeroizing::new) else {
+    let Some(bytes) = leaf_bytes(s) else {
         return Scalar::Null;
     };
     let encrypted = w.sel.encrypts(state);
@@ -364,7 +396,7 @@ fn open_scalar(
 ) -> Result<Scalar, Error> {
     let encrypted = w.sel.encrypts(state);
     if !encrypted {
-        if let Some(bytes) = canonical_bytes(s) {
+        if let Some(bytes) = leaf_bytes(s) {
             w.mac.leaf(&bytes, false);
         }
         return Ok(s.clone());
@@ -384,17 +416,18 @@ fn open_scalar(
     };
     let value = EncValue::parse(text)
         .map_err(|e| Error::malformed(format!("value at {}: {e}", w.where_())))?;
-    let plain = cipher::decrypt(w.key, &value, w.aad.as_bytes())
+    let (ty, iv) = (value.value_type, value.iv.clone());
+    let plain = cipher::decrypt_owned(w.key, value, w.aad.as_bytes())
         .map_err(|e| Error::integrity(format!("value at {}: {e}", w.where_())))?;
-    stash.remember(w.aad.as_bytes(), value.value_type, &plain, &value.iv);
-    let scalar = scalar_from_plaintext(value.value_type, &plain).ok_or_else(|| {
+    stash.remember(w.aad.as_bytes(), ty, &plain, &iv);
+    let scalar = scalar_from_plaintext(ty, plain).ok_or_else(|| {
         Error::integrity(format!(
             "value at {} does not read as its type {}",
             w.where_(),
-            value.value_type.name()
+            ty.name()
         ))
     })?;
-    if let Some(bytes) = canonical_bytes(&scalar).map(Zeroizing::new) {
+    if let Some(bytes) = leaf_bytes(&scalar) {
         w.mac.leaf(&bytes, true);
     }
     Ok(scalar)
@@ -434,13 +467,17 @@ fn open_comment(
 }
 
 /// Reads decrypted bytes as their `type:` (Go's `strconv` rules); `None` if they do not parse.
-fn scalar_from_plaintext(ty: ValueType, plain: &[u8]) -> Option<Scalar> {
-    let text = || std::str::from_utf8(plain).ok();
+fn scalar_from_plaintext(ty: ValueType, mut plain: Zeroizing<Vec<u8>>) -> Option<Scalar> {
+    if ty == ValueType::Str {
+        // Moved into the tree, not copied (the tree is zeroized by its owner, e.g. `Opened`).
+        return Some(match String::from_utf8(std::mem::take(&mut *plain)) {
+            Ok(s) => Scalar::Str(s),
+            Err(e) => Scalar::Bytes(e.into_bytes()),
+        });
+    }
+    let text = || std::str::from_utf8(&plain).ok();
     Some(match ty {
-        ValueType::Str => match std::str::from_utf8(plain) {
-            Ok(s) => Scalar::Str(s.to_string()),
-            Err(_) => Scalar::Bytes(plain.to_vec()),
-        },
+        ValueType::Str => return None,
         ValueType::Int => Scalar::Int(parse_go_int(text()?)?),
         ValueType::Float => Scalar::Float(parse_go_float(text()?)?),
         ValueType::Bool => Scalar::Bool(match text()? {
@@ -514,13 +551,18 @@ mod tests {
         let sel = LeafSelector::new(&LeafRule::default()).unwrap();
         let (sealed, mac) = seal_tree(&sample(), &key, &sel, false, None);
         check_values(&sealed).unwrap();
-        let mut stash = IvStash::default();
+        let mut stash = IvStash::recording();
         let (opened, mac2) = open_tree(&sealed, &key, &sel, false, &mut stash).unwrap();
         assert_eq!(opened, sample());
         assert_eq!(mac, mac2);
         // The stash gives back the same ciphertexts for unchanged values.
         let (again, _) = seal_tree(&opened, &key, &sel, false, Some(&stash));
         assert_eq!(again, sealed);
+        // A default (non-recording) stash remembers nothing: fresh IVs.
+        let mut off = IvStash::default();
+        open_tree(&sealed, &key, &sel, false, &mut off).unwrap();
+        let (fresh, _) = seal_tree(&opened, &key, &sel, false, Some(&off));
+        assert_ne!(fresh, sealed);
     }
 
     #[test]
