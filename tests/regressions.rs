@@ -366,3 +366,83 @@ fn ini_crlf_comment_block_round_trips() {
         checks::roundtrip(&data);
     }
 }
+
+/// SECURITY.md "Core dumps, ptrace": a running hostseal process has no core-file limit and is
+/// not dumpable, so another process of the same user can read neither its memory map nor its
+/// environment (nor ptrace it or read `/proc/<pid>/mem`: the same kernel check). Checked on a live process (an `encrypt` waiting for
+/// its standard input) run as an unprivileged uid, with a second process of that uid trying to
+/// read it; `cat`'s own `/proc/self/environ` proves the same uid can read a dumpable process.
+/// Needs root (to run both as another uid); skipped loudly otherwise.
+#[test]
+fn running_process_is_not_dumpable_and_has_no_core_limit() {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED running_process_is_not_dumpable_and_has_no_core_limit: needs root");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let host = Host::new();
+    let dir = host.dir.path();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut child = hostseal(dir)
+        .args(["encrypt", "--age", &host.recipient])
+        .args(["--filename-override", "x.yaml", "-"])
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait until the process has started and hardened itself (it blocks on stdin then).
+    let limits = format!("/proc/{pid}/limits");
+    let mut core_line = String::new();
+    for _ in 0..200 {
+        if let Ok(text) = std::fs::read_to_string(&limits) {
+            core_line = text
+                .lines()
+                .find(|l| l.starts_with("Max core file size"))
+                .unwrap_or_default()
+                .to_string();
+            // The default soft limit is often 0 already: wait for the hard limit too.
+            let fields: Vec<&str> = core_line.split_whitespace().collect();
+            if fields.get(4..6) == Some(&["0", "0"][..]) {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let fields: Vec<&str> = core_line.split_whitespace().collect();
+    assert_eq!(fields.get(4..6), Some(&["0", "0"][..]), "{core_line}");
+    let read_as_nobody = |path: &str| {
+        Command::new("cat")
+            .arg(path)
+            .uid(NOBODY)
+            .gid(NOBODY)
+            .output()
+            .unwrap()
+    };
+    // (`mem` cannot be shown this way: reading it at offset 0 fails for any process.)
+    for file in ["environ", "maps"] {
+        let out = read_as_nobody(&format!("/proc/{pid}/{file}"));
+        assert!(
+            !out.status.success(),
+            "uid {NOBODY} read /proc/<hostseal>/{file} of its own uid's hostseal process"
+        );
+    }
+    // Control: the same uid reads a dumpable process of its own (cat itself).
+    for file in ["environ", "maps"] {
+        assert!(read_as_nobody(&format!("/proc/self/{file}")).status.success());
+    }
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"a: 1\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
