@@ -82,15 +82,21 @@ pub fn split_metadata(mut tree: Tree) -> Result<(Tree, Metadata), Error> {
 pub fn open(input: &[u8], format: Format, ids: &IdentitySet) -> Result<Opened, Error> {
     let tree = format.parse_sealed(input)?;
     let (tree, metadata) = split_metadata(tree)?;
+    open_split(&tree, metadata, ids)
+}
+
+/// [`open`] for a file already parsed and split by [`split_metadata`]: `check` parses each
+/// file to judge it, and parsing it a second time to verify its MAC would double that cost.
+pub fn open_split(tree: &Tree, metadata: Metadata, ids: &IdentitySet) -> Result<Opened, Error> {
     let sel = LeafSelector::new(&metadata.leaf_rule)?;
-    walk::check_values(&tree)?;
+    walk::check_values(tree)?;
     if let Some(mac) = &metadata.mac {
         crate::format::value::EncValue::parse(mac)
             .map_err(|e| Error::malformed(format!("sops.mac: {e}")))?;
     }
     let key = keygroups::recover(&metadata, ids)?;
     let mut stash = IvStash::default();
-    let (plain, mac) = walk::open_tree(&tree, &key, &sel, metadata.mac_only_encrypted, &mut stash)?;
+    let (plain, mac) = walk::open_tree(tree, &key, &sel, metadata.mac_only_encrypted, &mut stash)?;
     let opened = Opened {
         tree: plain,
         metadata,
