@@ -154,10 +154,9 @@ impl<'a> RulesCache<'a> {
             }
             return Ok(self.fixed.clone().flatten());
         }
-        let dir = crate::rules::absolute(file)
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        // Keyed by the directory as spelled (no `getcwd` per file): another spelling of the
+        // same directory only costs one more lookup, which finds the same rules file.
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let found = self
             .by_dir
             .entry(dir)
