@@ -36,7 +36,7 @@ measure() {
   /usr/bin/time -f '%e %U %S %P %M' -o "$tf" "$@" >"$log" 2>&1 || rc=$?
   read -r wall user sys cpu rss <"$tf"
   printf '%-16s N=%-6s %7.2f s wall %7.2f s cpu %5s %7d KiB peak RSS  (exit %d)\n' \
-    "$label" "$n" "$wall" "$(echo "$user + $sys" | bc)" "$cpu" "$rss" "$rc"
+    "$label" "$n" "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" "$cpu" "$rss" "$rc"
 }
 
 for n in "$@"; do
