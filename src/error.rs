@@ -37,7 +37,7 @@ impl Kind {
 }
 
 /// A user-facing error: `hostseal: <file>: <message>` plus an optional `hint:` line.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Error {
     /// Decides the exit code.
     pub kind: Kind,

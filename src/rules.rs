@@ -109,17 +109,26 @@ impl RulesFile {
         if let Some(c) = config {
             return Self::load(c).map(Some);
         }
+        match Self::find(file) {
+            Some(candidate) => Self::load(&candidate).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The path of the nearest rules file walking up from `file`'s directory, without reading
+    /// it (so that commands over many directories load each rules file once).
+    pub fn find(file: &Path) -> Option<PathBuf> {
         let abs = absolute(file);
         let mut dir = abs.parent();
         for _ in 0..MAX_LEVELS {
-            let Some(d) = dir else { break };
+            let d = dir?;
             let candidate = d.join(FILE_NAME);
             if candidate.is_file() {
-                return Self::load(&candidate).map(Some);
+                return Some(candidate);
             }
             dir = d.parent();
         }
-        Ok(None)
+        None
     }
 
     /// Loads and checks a rules file.

@@ -416,8 +416,10 @@ fn pre_commit_framework_file_is_valid() {
     assert_eq!(hook["language"], "system");
 }
 
+/// Thousands of tracked plaintext files that no rule matches: `check --staged` passes without
+/// a complaint about any of them (speed is measured by `scripts/scale.sh`, never asserted).
 #[test]
-fn staged_check_stays_fast_with_thousands_of_files() {
+fn staged_check_passes_with_thousands_of_unmatched_files() {
     let r = Repo::new();
     for d in 0..20 {
         let dir = r.path(&format!("src/d{d}"));
@@ -432,11 +434,8 @@ fn staged_check_stays_fast_with_thousands_of_files() {
     r.git_ok(&["commit", "-q", "-m", "many"]);
     r.write("src/d3/f7.json", "{\"n\": 700}\n");
     r.git_ok(&["add", "src/d3/f7.json"]);
-    let start = std::time::Instant::now();
     let out = r.hs(&["check", "--staged"]);
-    let took = start.elapsed();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
     // The whole tree without git, too.
     let out = r.hs(&["check", "."]);
     assert!(out.status.success(), "{}", stderr(&out));

@@ -435,14 +435,11 @@ fn running_process_is_not_dumpable_and_has_no_core_limit() {
     }
     // Control: the same uid reads a dumpable process of its own (cat itself).
     for file in ["environ", "maps"] {
-        assert!(read_as_nobody(&format!("/proc/self/{file}")).status.success());
+        assert!(read_as_nobody(&format!("/proc/self/{file}"))
+            .status
+            .success());
     }
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"a: 1\n")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a: 1\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -12,6 +12,8 @@ use crate::rotation::audit::{
 };
 use crate::rotation::job::{self, Loaded};
 use crate::rotation::plan::Names;
+use rayon::prelude::*;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -40,25 +42,45 @@ pub fn run(args: &AuditArgs) -> Result<u8, Error> {
     result
 }
 
-fn report(f: &Loaded) -> Report {
+/// The recipient names of each rules file, worked out once per rules file rather than once
+/// per sealed file (keyed by the shared rules file's address; 0 for no rules file).
+fn names_by_rules(files: &[Loaded]) -> HashMap<usize, Names> {
+    let mut out = HashMap::new();
+    for f in files {
+        out.entry(rules_key(f))
+            .or_insert_with(|| Names::from_rules(f.rules.as_deref()));
+    }
+    out
+}
+
+fn rules_key(f: &Loaded) -> usize {
+    f.rules
+        .as_ref()
+        .map_or(0, |r| std::sync::Arc::as_ptr(r) as usize)
+}
+
+fn report(f: &Loaded, names: &HashMap<usize, Names>) -> Report {
     let shown = f.path.display().to_string();
     let rules = f.rules.as_deref();
     let rule = rules.and_then(|r| r.rule_for(&f.path));
-    let names = Names::from_rules(rules);
+    let fallback;
+    let names = match names.get(&rules_key(f)) {
+        Some(n) => n,
+        None => {
+            fallback = Names::from_rules(rules);
+            &fallback
+        }
+    };
     match &f.class.metadata {
-        Some(md) => report_sops(shown, f.class.kind, md, rule, &names),
-        None => report_age(
-            shown,
-            &f.bytes,
-            rule,
-            &names,
-            &known_recipients(rule, rules),
-        ),
+        Some(md) => report_sops(shown, f.class.kind, md, rule, names),
+        None => report_age(shown, &f.bytes, rule, names, &known_recipients(rule, rules)),
     }
 }
 
 fn all_reports(json: bool, files: &[Loaded]) -> Result<u8, Error> {
-    let reports: Vec<Report> = files.iter().map(report).collect();
+    // Reports are worked out on every core and kept in walk order.
+    let names = names_by_rules(files);
+    let reports: Vec<Report> = files.par_iter().map(|f| report(f, &names)).collect();
     let out = if json {
         let v: Vec<serde_json::Value> = reports.iter().map(render_json).collect();
         json_text(&serde_json::Value::Array(v))
@@ -83,7 +105,8 @@ fn openable(f: &Loaded, who: &Who) -> Openable {
 }
 
 fn by_recipient(args: &AuditArgs, who: &Who, files: &[Loaded]) -> Result<u8, Error> {
-    let results: Vec<(&Loaded, Openable)> = files.iter().map(|f| (f, openable(f, who))).collect();
+    let results: Vec<(&Loaded, Openable)> =
+        files.par_iter().map(|f| (f, openable(f, who))).collect();
     let out = if args.json {
         let v: Vec<serde_json::Value> = results
             .iter()

@@ -232,10 +232,8 @@ pub(crate) fn finish(
     skip_unopenable: bool,
     verb: &str,
 ) -> Result<u8, Error> {
-    let mut progress = Progress::new(planned.len());
-    let result = job::execute(planned, ids, skip_unopenable, &mut |i, n| {
-        progress.show(i, n)
-    });
+    let progress = Progress::new(planned.len());
+    let result = job::execute(planned, ids, skip_unopenable, &|i, n| progress.show(i, n));
     progress.clear();
     match result {
         Err(ExecError::Unopenable(errors)) => Err(fail_listed(
@@ -277,7 +275,7 @@ impl Progress {
         }
     }
 
-    fn show(&mut self, done: usize, total: usize) {
+    fn show(&self, done: usize, total: usize) {
         if self.on {
             let mut err = std::io::stderr().lock();
             let _ = write!(
@@ -289,7 +287,7 @@ impl Progress {
         }
     }
 
-    fn clear(&mut self) {
+    fn clear(&self) {
         if self.on {
             let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
         }

@@ -131,7 +131,7 @@ pub fn judge(s: &Subject, rules: RuleSet, ids: &IdentitySet) -> (Verdict, Vec<Pr
         compare_groups(s.shown, &md, current, &mut problems);
         compare_leaf_rule(s.shown, format, &md, current, &mut problems);
     }
-    verify(s, format, ids, &mut problems);
+    verify(s, &tree, md, ids, &mut problems);
     (Verdict::Sealed, problems)
 }
 
@@ -342,12 +342,13 @@ fn compare_leaf_rule(
 }
 
 /// Opens the file when identities are available: a MAC or AEAD failure, or a malformed
-/// sealed file, is a problem; no fitting identity is not (nothing can be checked).
-fn verify(s: &Subject, format: Format, ids: &IdentitySet, out: &mut Vec<Problem>) {
+/// sealed file, is a problem; no fitting identity is not (nothing can be checked). Works on
+/// the tree `judge` parsed (each file is parsed once).
+fn verify(s: &Subject, tree: &Tree, md: Metadata, ids: &IdentitySet, out: &mut Vec<Problem>) {
     if ids.is_empty() {
         return;
     }
-    match crate::sops::open(s.bytes, format, ids) {
+    match crate::sops::open_split(tree, md, ids) {
         Ok(_) => {}
         Err(e) if e.kind == Kind::Integrity => out
             .push(Problem::new(s.shown, format!("integrity: {}", e.message)).hint(HINT_INTEGRITY)),

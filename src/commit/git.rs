@@ -167,8 +167,17 @@ impl Repo {
 
     /// Reads blobs by object id, in order, with one `git cat-file --batch` process.
     pub fn read_blobs(&self, oids: &[&str]) -> Result<Vec<Blob>, Error> {
+        self.blobs(oids)?.collect()
+    }
+
+    /// Blobs by object id, in order, as they come from one `git cat-file --batch` process:
+    /// one item per id, so a caller can hold a few at a time however many there are.
+    pub fn blobs(&self, oids: &[&str]) -> Result<BlobStream, Error> {
         if oids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(BlobStream {
+                proc: None,
+                left: 0,
+            });
         }
         let mut child = self
             .cmd()
@@ -184,24 +193,60 @@ impl Repo {
             .iter()
             .flat_map(|o| format!("{o}\n").into_bytes())
             .collect();
-        let mut stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| Error::failure("git cat-file: no stdin"))?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take();
+        let (Some(mut stdin), Some(stdout)) = (stdin, stdout) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::failure("git cat-file: no stdin or stdout"));
+        };
         let writer = std::thread::spawn(move || stdin.write_all(&input));
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::failure("git cat-file: no stdout"))?;
-        let mut reader = BufReader::new(stdout);
-        let blobs = oids
-            .iter()
-            .map(|_| read_one(&mut reader))
-            .collect::<Result<Vec<_>, _>>();
-        drop(reader);
-        let _ = writer.join();
-        let _ = child.wait();
-        blobs
+        Ok(BlobStream {
+            proc: Some(CatFile {
+                child,
+                reader: Some(BufReader::new(stdout)),
+                writer: Some(writer),
+            }),
+            left: oids.len(),
+        })
+    }
+}
+
+/// The blobs [`Repo::blobs`] asked for, in order; the `git` process is reaped when dropped.
+pub struct BlobStream {
+    proc: Option<CatFile>,
+    left: usize,
+}
+
+/// A running `git cat-file --batch` and the thread feeding it the object ids.
+struct CatFile {
+    child: std::process::Child,
+    reader: Option<BufReader<std::process::ChildStdout>>,
+    writer: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Iterator for BlobStream {
+    type Item = Result<Blob, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left = self.left.saturating_sub(1);
+        let reader = self.proc.as_mut().and_then(|p| p.reader.as_mut())?;
+        Some(read_one(reader))
+    }
+}
+
+impl Drop for CatFile {
+    fn drop(&mut self) {
+        // Closing its stdout first stops git even mid-way (its writes then fail), which in
+        // turn ends the writer thread.
+        drop(self.reader.take());
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+        let _ = self.child.wait();
     }
 }
 

@@ -3,16 +3,26 @@
 //! (`--staged`, with secret-shape scanning and optional sealing of fully staged files).
 //! Only files some rule matches are read (plus, with `--staged`, the added or modified blobs,
 //! which are scanned for secret shapes).
+//!
+//! Scale (issue 7): each file or blob is read once and parsed once; rules files are looked up
+//! once per directory; blobs come from one `git cat-file` process, in chunks of
+//! [`CHUNK`] so memory stays bounded. Judging (parsing, X25519, the MAC) runs on every core;
+//! the problems are gathered in path order, so the report does not depend on scheduling.
 
 use super::check::{is_exempt, judge, RuleSet, Subject, Verdict};
-use super::git::Repo;
+use super::git::{Blob, Repo};
 use super::{scan, seal, Problem};
 use crate::error::Error;
 use crate::keys::identity::IdentitySet;
 use crate::rules::{RulesFile, FILE_NAME};
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
+use zeroize::Zeroizing;
+
+/// How many staged blobs are held (and judged in parallel) at once.
+pub const CHUNK: usize = 256;
 
 /// What `check` was asked to do.
 #[derive(Debug, Default, Clone)]
@@ -70,35 +80,45 @@ pub fn check(paths: &[PathBuf], opts: &Options, ids: &IdentitySet) -> Result<Rep
     judge_files(files, opts, ids)
 }
 
-/// Rules files found by walking up from a directory, cached per directory.
+/// Rules files found by walking up from a directory, cached per directory; each rules file
+/// is loaded once however many directories share it (a broken one too: it is read once, and
+/// its error is reported once).
 struct Lookup {
-    config: Option<Rc<RulesFile>>,
-    by_dir: HashMap<PathBuf, Option<Rc<RulesFile>>>,
+    config: Option<Arc<RulesFile>>,
+    by_dir: HashMap<PathBuf, Option<PathBuf>>,
+    by_file: HashMap<PathBuf, Result<Arc<RulesFile>, Error>>,
 }
 
 impl Lookup {
     fn new(config: Option<&Path>) -> Result<Lookup, Error> {
         let config = match config {
-            Some(c) => Some(Rc::new(RulesFile::load(c)?)),
+            Some(c) => Some(Arc::new(RulesFile::load(c)?)),
             None => None,
         };
         Ok(Lookup {
             config,
             by_dir: HashMap::new(),
+            by_file: HashMap::new(),
         })
     }
 
-    fn for_file(&mut self, abs: &Path) -> Result<Option<Rc<RulesFile>>, Error> {
+    fn for_file(&mut self, abs: &Path) -> Result<Option<Arc<RulesFile>>, Error> {
         if let Some(c) = &self.config {
             return Ok(Some(c.clone()));
         }
         let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
-        if let Some(hit) = self.by_dir.get(&dir) {
-            return Ok(hit.clone());
-        }
-        let found = RulesFile::locate(abs, None)?.map(Rc::new);
-        self.by_dir.insert(dir, found.clone());
-        Ok(found)
+        let found = self
+            .by_dir
+            .entry(dir)
+            .or_insert_with(|| RulesFile::find(abs));
+        let Some(path) = found.clone() else {
+            return Ok(None);
+        };
+        self.by_file
+            .entry(path)
+            .or_insert_with_key(|p| RulesFile::load(p).map(Arc::new))
+            .clone()
+            .map(Some)
     }
 }
 
@@ -154,41 +174,70 @@ fn judge_files(
     opts: &Options,
     ids: &IdentitySet,
 ) -> Result<Report, Error> {
+    /// One file after the (sequential, cached) rules lookup.
+    enum Todo {
+        /// Its rules file could not be loaded.
+        NoRules(Error, String),
+        /// A rule matches: read and judge it.
+        Judge(String, PathBuf, Arc<RulesFile>),
+    }
+    /// What reading and judging one file gave.
+    enum Judged {
+        /// It vanished meanwhile.
+        Gone,
+        /// It could not be read.
+        Unreadable(Problem),
+        /// Its problems (maybe none).
+        Problems(Vec<Problem>),
+    }
     let mut lookup = Lookup::new(opts.config.as_deref())?;
-    let mut report = Report::default();
+    let mut todo = Vec::new();
     for (shown, abs) in files {
         if is_exempt(&abs) {
             continue;
         }
-        let rules = match lookup.for_file(&abs) {
-            Ok(r) => r,
-            Err(e) => {
-                push_error(&mut report, &e, &shown);
-                continue;
+        match lookup.for_file(&abs) {
+            Ok(Some(rules)) if rules.rule_for(&abs).is_some() => {
+                todo.push(Todo::Judge(shown, abs, rules));
             }
-        };
-        let set = RuleSet {
-            current: rules.as_deref(),
-            previous: None,
-        };
-        if set.rule_for(&abs).is_none() {
-            continue;
+            Ok(_) => {}
+            Err(e) => todo.push(Todo::NoRules(e, shown)),
         }
-        let bytes = match super::super::commands::io::read_input(&abs) {
-            Ok(b) => zeroize::Zeroizing::new(b),
-            Err(e) if e.message == "no such file or directory" => continue,
-            Err(e) => {
-                report.problems.push(Problem::new(&shown, e.message));
-                continue;
+    }
+    let judged: Vec<Option<Judged>> = todo
+        .par_iter()
+        .map(|t| {
+            let Todo::Judge(shown, abs, rules) = t else {
+                return None;
+            };
+            let bytes = match super::super::commands::io::read_input(abs) {
+                Ok(b) => Zeroizing::new(b),
+                Err(e) if e.message == "no such file or directory" => return Some(Judged::Gone),
+                Err(e) => return Some(Judged::Unreadable(Problem::new(shown, e.message))),
+            };
+            let subject = Subject {
+                shown,
+                abs,
+                bytes: &bytes,
+            };
+            let set = RuleSet {
+                current: Some(rules),
+                previous: None,
+            };
+            Some(Judged::Problems(judge(&subject, set, ids).1))
+        })
+        .collect();
+    let mut report = Report::default();
+    for (t, j) in todo.iter().zip(judged) {
+        match (t, j) {
+            (Todo::NoRules(e, shown), _) => push_error(&mut report, e, shown),
+            (_, Some(Judged::Unreadable(p))) => report.problems.push(p),
+            (_, Some(Judged::Problems(p))) => {
+                report.judged = report.judged.saturating_add(1);
+                report.problems.extend(p);
             }
-        };
-        let subject = Subject {
-            shown: &shown,
-            abs: &abs,
-            bytes: &bytes,
-        };
-        report.judged = report.judged.saturating_add(1);
-        report.problems.extend(judge(&subject, set, ids).1);
+            (_, Some(Judged::Gone) | None) => {}
+        }
     }
     Ok(report)
 }
@@ -305,73 +354,126 @@ fn staged(repo: &Repo, opts: &Options, ids: &IdentitySet) -> Result<Report, Erro
         })
         .collect();
     let oids: Vec<&str> = plan.iter().map(|p| p.entry.oid.as_str()).collect();
-    let blobs = repo.read_blobs(&oids)?;
-    for (p, blob) in plan.iter().zip(blobs) {
-        let partial = unstaged.contains(&p.entry.path);
-        let Some(bytes) = blob.content.map(zeroize::Zeroizing::new) else {
-            if p.rules
-                .must_be_sealed(&repo.top.join(&p.entry.path))
-                .is_some()
-            {
-                report.problems.push(Problem::new(
-                    &p.entry.path,
-                    "staged blob is larger than the 16 MiB limit",
-                ));
-            }
-            continue;
-        };
-        staged_one(repo, p, &bytes, partial, opts, ids, &mut report);
+    let mut blobs = repo.blobs(&oids)?;
+    for chunk in plan.chunks(CHUNK) {
+        let read = blobs
+            .by_ref()
+            .take(chunk.len())
+            .collect::<Result<Vec<Blob>, Error>>()?;
+        let judged: Vec<StagedJudged> = chunk
+            .par_iter()
+            .zip(read)
+            .map(|(p, blob)| judge_staged(repo, p, blob, opts, ids))
+            .collect();
+        for (p, j) in chunk.iter().zip(judged) {
+            let partial = unstaged.contains(&p.entry.path);
+            staged_one(repo, p, j, partial, opts, &mut report);
+        }
     }
     Ok(report)
 }
 
-/// Judges (and with `--encrypt` seals) one staged blob, then scans it if it stayed plaintext.
-fn staged_one(
+/// What judging one staged blob gave (the part of `check --staged` that runs in parallel).
+enum StagedJudged {
+    /// Over the size limit: a problem if it must be sealed.
+    TooLarge(Option<Problem>),
+    /// Plaintext that `--encrypt` is to seal: its bytes.
+    Seal(Zeroizing<Vec<u8>>),
+    /// Judged (when `judged`) and scanned: the rule's problems, then the shapes found.
+    Done {
+        judged: bool,
+        problems: Vec<Problem>,
+        shapes: Vec<Problem>,
+    },
+}
+
+/// Judges one staged blob, then scans it if it stayed plaintext. Pure: writes nothing.
+fn judge_staged(
     repo: &Repo,
     p: &Planned,
-    bytes: &[u8],
-    partial: bool,
+    blob: Blob,
     opts: &Options,
     ids: &IdentitySet,
-    report: &mut Report,
-) {
+) -> StagedJudged {
     let path = &p.entry.path;
     let abs = repo.top.join(path);
+    let Some(bytes) = blob.content.map(Zeroizing::new) else {
+        let too_large = p
+            .rules
+            .must_be_sealed(&abs)
+            .is_some()
+            .then(|| Problem::new(path, "staged blob is larger than the 16 MiB limit"));
+        return StagedJudged::TooLarge(too_large);
+    };
     let subject = Subject {
         shown: path,
         abs: &abs,
-        bytes,
+        bytes: &bytes,
     };
-    let (verdict, problems) = if p.rules.rule_for(&abs).is_some() {
-        report.judged = report.judged.saturating_add(1);
+    let judged = p.rules.rule_for(&abs).is_some();
+    let (verdict, problems) = if judged {
         judge(&subject, p.rules, ids)
     } else {
         (Verdict::Unruled, Vec::new())
     };
     if verdict == Verdict::Plaintext && opts.encrypt {
-        seal_staged(repo, p, &abs, bytes, partial, opts, report);
-        return;
+        return StagedJudged::Seal(bytes);
     }
-    for mut problem in problems {
-        if partial {
-            problem
-                .message
-                .push_str(" [partially staged: judged as staged]");
-        }
-        report.problems.push(problem);
-    }
+    let mut shapes = Vec::new();
     if p.scan
         && matches!(verdict, Verdict::Unruled | Verdict::PlainAllowed)
-        && !is_sealed(&abs, bytes)
+        && !is_sealed(&abs, &bytes)
     {
-        for f in scan::scan(bytes) {
-            report.problems.push(
+        for f in scan::scan(&bytes) {
+            shapes.push(
                 Problem::new(
                     path,
                     format!("holds {} (line {}) outside a sealed file", f.what, f.line),
                 )
                 .hint(HINT_SHAPE),
             );
+        }
+    }
+    StagedJudged::Done {
+        judged,
+        problems,
+        shapes,
+    }
+}
+
+/// Records what judging one staged blob found (in index order), and with `--encrypt` seals it.
+fn staged_one(
+    repo: &Repo,
+    p: &Planned,
+    j: StagedJudged,
+    partial: bool,
+    opts: &Options,
+    report: &mut Report,
+) {
+    match j {
+        StagedJudged::TooLarge(problem) => report.problems.extend(problem),
+        StagedJudged::Seal(bytes) => {
+            report.judged = report.judged.saturating_add(1);
+            let abs = repo.top.join(&p.entry.path);
+            seal_staged(repo, p, &abs, &bytes, partial, opts, report);
+        }
+        StagedJudged::Done {
+            judged,
+            problems,
+            shapes,
+        } => {
+            if judged {
+                report.judged = report.judged.saturating_add(1);
+            }
+            for mut problem in problems {
+                if partial {
+                    problem
+                        .message
+                        .push_str(" [partially staged: judged as staged]");
+                }
+                report.problems.push(problem);
+            }
+            report.problems.extend(shapes);
         }
     }
 }
@@ -449,5 +551,27 @@ mod tests {
         assert_eq!(t.nearest("a/x.json").unwrap().dir, Path::new("/r"));
         assert_eq!(t.nearest("x.json").unwrap().dir, Path::new("/r"));
         assert!(TreeRules::default().nearest("x.json").is_none());
+    }
+
+    #[test]
+    fn one_rules_file_is_loaded_once_for_every_directory_below_it() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(FILE_NAME), "creation_rules: []\n").unwrap();
+        std::fs::create_dir_all(d.path().join("a/b")).unwrap();
+        std::fs::create_dir_all(d.path().join("c")).unwrap();
+        std::fs::write(d.path().join("c").join(FILE_NAME), ": broken").unwrap();
+        let mut lookup = Lookup::new(None).unwrap();
+        let top = lookup.for_file(&d.path().join("x.json")).unwrap().unwrap();
+        for f in ["a/x.json", "a/b/x.json", "a/b/y.json"] {
+            let r = lookup.for_file(&d.path().join(f)).unwrap().unwrap();
+            assert!(Arc::ptr_eq(&top, &r), "{f}");
+        }
+        assert_eq!(lookup.by_file.len(), 1);
+        // A broken one is read once; every file below it gets its error.
+        std::fs::create_dir_all(d.path().join("c/d")).unwrap();
+        let e1 = lookup.for_file(&d.path().join("c/x.json")).unwrap_err();
+        let e2 = lookup.for_file(&d.path().join("c/d/x.json")).unwrap_err();
+        assert_eq!((e1.file, e1.message), (e2.file, e2.message));
+        assert_eq!(lookup.by_file.len(), 2);
     }
 }

@@ -27,10 +27,12 @@ pub fn rewrap(
     ids: &IdentitySet,
     emit: &EmitOptions,
 ) -> Result<Vec<u8>, Error> {
-    let opened = sops::open(bytes, format, ids)?;
+    // Parsed once: opened (data key and MAC verified), then written back with new groups.
+    let (mut sealed, md) = sops::split_metadata(format.parse_sealed(bytes)?)?;
+    let opened = sops::open_split(&sealed, md, ids)?;
     let (groups, threshold) = keygroups::wrap(opened.data_key(), &target.groups, target.threshold)?;
+    let mut md = opened.metadata.clone();
     drop(opened);
-    let (mut sealed, mut md) = sops::split_metadata(format.parse_sealed(bytes)?)?;
     md.groups = groups;
     md.shamir_threshold = threshold;
     let node = md.to_node(empty_list(format));

@@ -73,30 +73,37 @@ impl Walk {
     }
 }
 
-/// Depth-first over one directory tree, without following symlinks (so no loops).
+/// Depth-first over one directory tree, without following symlinks (so no loops). Entry types
+/// come from the directory listing (no `stat` per file on file systems that record them), and
+/// absolute paths (for the duplicate check) are the root's joined with the names below it
+/// (no `getcwd` per file).
 fn walk_dir(root: &Path, walk: &mut Walk, seen: &mut BTreeSet<PathBuf>) -> Result<(), Error> {
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
+    let mut stack = vec![(root.to_path_buf(), crate::rules::absolute(root))];
+    while let Some((dir, abs_dir)) = stack.pop() {
         let mut entries = read_sorted(&dir)?;
         let mut subdirs = Vec::new();
-        for (name, path) in entries.drain(..) {
-            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+        for (name, path, file_type) in entries.drain(..) {
+            let Some(ft) = file_type else {
                 walk.skip(&path, "vanished");
                 continue;
             };
-            if meta.file_type().is_symlink() {
+            let abs = abs_dir.join(&name);
+            if ft.is_symlink() {
                 walk.skip(&path, "symlink");
-            } else if meta.is_dir() {
+            } else if ft.is_dir() {
                 if name == ".git" {
                     continue;
                 }
-                subdirs.push(path);
-            } else if !meta.is_file() {
+                subdirs.push((path, abs));
+            } else if !ft.is_file() {
                 walk.skip(&path, "not a regular file");
             } else if is_temp_name(&name) || name == crate::rules::FILE_NAME {
                 continue;
-            } else {
-                walk.add(path, false, seen);
+            } else if seen.insert(abs) {
+                walk.files.push(Candidate {
+                    path,
+                    explicit: false,
+                });
             }
         }
         // Reverse so the stack pops them in sorted order.
@@ -105,8 +112,11 @@ fn walk_dir(root: &Path, walk: &mut Walk, seen: &mut BTreeSet<PathBuf>) -> Resul
     Ok(())
 }
 
-/// The entries of a directory as (name, path), sorted by name.
-fn read_sorted(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
+/// One directory entry: its name, its path, and its type (`None` when it vanished).
+type Entry = (String, PathBuf, Option<std::fs::FileType>);
+
+/// The entries of a directory, sorted by name.
+fn read_sorted(dir: &Path) -> Result<Vec<Entry>, Error> {
     let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, &e))?;
     let mut out = Vec::new();
     for entry in rd {
@@ -118,9 +128,11 @@ fn read_sorted(dir: &Path) -> Result<Vec<(String, PathBuf)>, Error> {
         } else {
             entry.path()
         };
-        out.push((name, path));
+        // Without the type in the listing, std asks lstat: no symlink is followed either way.
+        let file_type = entry.file_type().ok();
+        out.push((name, path, file_type));
     }
-    out.sort();
+    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
     Ok(out)
 }
 

@@ -96,18 +96,33 @@ fn open_with(
     input: &[u8],
     format: Format,
     ids: &IdentitySet,
-    mut stash: IvStash,
+    stash: IvStash,
 ) -> Result<Opened, Error> {
     let tree = format.parse_sealed(input)?;
     let (tree, metadata) = split_metadata(tree)?;
+    open_split_with(&tree, metadata, ids, stash)
+}
+
+/// [`open`] for a file already parsed and split by [`split_metadata`]: `check` parses each
+/// file to judge it, and parsing it a second time to verify its MAC would double that cost.
+pub fn open_split(tree: &Tree, metadata: Metadata, ids: &IdentitySet) -> Result<Opened, Error> {
+    open_split_with(tree, metadata, ids, IvStash::default())
+}
+
+fn open_split_with(
+    tree: &Tree,
+    metadata: Metadata,
+    ids: &IdentitySet,
+    mut stash: IvStash,
+) -> Result<Opened, Error> {
     let sel = LeafSelector::new(&metadata.leaf_rule)?;
-    walk::check_values(&tree)?;
+    walk::check_values(tree)?;
     if let Some(mac) = &metadata.mac {
         crate::format::value::EncValue::parse(mac)
             .map_err(|e| Error::malformed(format!("sops.mac: {e}")))?;
     }
     let key = keygroups::recover(&metadata, ids)?;
-    let (plain, mac) = walk::open_tree(&tree, &key, &sel, metadata.mac_only_encrypted, &mut stash)?;
+    let (plain, mac) = walk::open_tree(tree, &key, &sel, metadata.mac_only_encrypted, &mut stash)?;
     let opened = Opened {
         tree: plain,
         metadata,
