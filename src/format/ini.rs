@@ -379,7 +379,12 @@ pub fn emit(tree: &Tree) -> Result<Vec<u8>, FormatError> {
     if let Some(meta) = metadata {
         let mut section = Section::new("sops".into(), String::new());
         for (key, value) in flatten(meta)? {
-            section.set(key, value.replace('\n', "\\n"));
+            let value = value.replace('\n', "\\n");
+            // Same rule as data keys (a value ending in `\` would read as a continuation line).
+            if !reads_back(&key, &value) {
+                return Err(unrepresentable(&key, "sops"));
+            }
+            section.set(key, value);
         }
         sections.push(section);
     }
@@ -433,13 +438,17 @@ fn ini_value(section: &str, key: &str, value: &Node) -> Result<String, FormatErr
     // cut short, … Rather than write a file whose values change when read, every key line is
     // read back here with the same reader and refused unless it gives the same key and value.
     if !reads_back(key, &text) {
-        return Err(FormatError::Invalid(format!(
-            "cannot write INI key `{}` in section `{section}`: INI quoting cannot represent \
-             this key with its value (it would read back differently)",
-            key.escape_debug()
-        )));
+        return Err(unrepresentable(key, section));
     }
     Ok(text)
+}
+
+fn unrepresentable(key: &str, section: &str) -> FormatError {
+    FormatError::Invalid(format!(
+        "cannot write INI key `{}` in section `{section}`: INI quoting cannot represent this \
+         key with its value (it would read back differently)",
+        key.escape_debug()
+    ))
 }
 
 /// Whether the line written for `key = value` reads back as exactly that key and value.
@@ -712,8 +721,13 @@ mod tests {
         for (key, value) in [("a", "x # y"), ("k`", "v"), ("q\"", "w;"), ("s", " pad ")] {
             assert!(reads_back(key, value), "{key} = {value}");
         }
-        for (key, value) in [(" a", "v"), ("[s]", "v"), ("-", "v")] {
+        for (key, value) in [(" a", "v"), ("[s]", "v"), ("-", "v"), ("k", "ends\\")] {
             assert!(!reads_back(key, value), "{key} = {value}");
         }
+        // Fuzz finding 11: the `[sops]` section is checked the same way (`k = \` would read
+        // back as a continuation line).
+        let t = parse(b"[sops]\nk=\\#").unwrap();
+        let err = emit(&t).unwrap_err().to_string();
+        assert!(err.contains("section `sops`"), "{err}");
     }
 }
