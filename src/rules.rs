@@ -441,6 +441,42 @@ fn anchor_names(text: &str) -> Result<HashMap<String, String>, Error> {
     Ok(names)
 }
 
+/// The nearest rules file of many files, found once per directory and loaded once however
+/// many directories share it (a broken one too: its error is given again for every file it
+/// governs). Used by the commands that walk thousands of files (`check`, `updatekeys`,
+/// `audit`). Keyed by the directory as spelled (no `getcwd` per file): another spelling of the
+/// same directory only costs one more lookup, which finds the same rules file.
+#[derive(Default)]
+pub struct NearestRules {
+    by_dir: HashMap<PathBuf, Option<PathBuf>>,
+    by_file: HashMap<PathBuf, Result<std::sync::Arc<RulesFile>, Error>>,
+}
+
+impl NearestRules {
+    /// The rules file governing `file` ([`RulesFile::find`]), loaded; `None` when there is none.
+    pub fn for_file(&mut self, file: &Path) -> Result<Option<std::sync::Arc<RulesFile>>, Error> {
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let found = self
+            .by_dir
+            .entry(dir)
+            .or_insert_with(|| RulesFile::find(file));
+        let Some(path) = found.clone() else {
+            return Ok(None);
+        };
+        self.by_file
+            .entry(path)
+            .or_insert_with_key(|p| RulesFile::load(p).map(std::sync::Arc::new))
+            .clone()
+            .map(Some)
+    }
+
+    /// How many rules files were read (for tests of "loaded once").
+    #[cfg(test)]
+    pub(crate) fn loaded_count(&self) -> usize {
+        self.by_file.len()
+    }
+}
+
 /// The absolute form of a path, without touching the file system beyond the working directory.
 pub fn absolute(p: &Path) -> PathBuf {
     let joined = if p.is_absolute() {

@@ -14,7 +14,7 @@ use super::git::{Blob, Repo};
 use super::{scan, seal, Problem};
 use crate::error::Error;
 use crate::keys::identity::IdentitySet;
-use crate::rules::{RulesFile, FILE_NAME};
+use crate::rules::{NearestRules, RulesFile, FILE_NAME};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -85,8 +85,7 @@ pub fn check(paths: &[PathBuf], opts: &Options, ids: &IdentitySet) -> Result<Rep
 /// its error is reported once).
 struct Lookup {
     config: Option<Arc<RulesFile>>,
-    by_dir: HashMap<PathBuf, Option<PathBuf>>,
-    by_file: HashMap<PathBuf, Result<Arc<RulesFile>, Error>>,
+    nearest: NearestRules,
 }
 
 impl Lookup {
@@ -97,28 +96,15 @@ impl Lookup {
         };
         Ok(Lookup {
             config,
-            by_dir: HashMap::new(),
-            by_file: HashMap::new(),
+            nearest: NearestRules::default(),
         })
     }
 
     fn for_file(&mut self, abs: &Path) -> Result<Option<Arc<RulesFile>>, Error> {
-        if let Some(c) = &self.config {
-            return Ok(Some(c.clone()));
+        match &self.config {
+            Some(c) => Ok(Some(c.clone())),
+            None => self.nearest.for_file(abs),
         }
-        let dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
-        let found = self
-            .by_dir
-            .entry(dir)
-            .or_insert_with(|| RulesFile::find(abs));
-        let Some(path) = found.clone() else {
-            return Ok(None);
-        };
-        self.by_file
-            .entry(path)
-            .or_insert_with_key(|p| RulesFile::load(p).map(Arc::new))
-            .clone()
-            .map(Some)
     }
 }
 
@@ -566,12 +552,12 @@ mod tests {
             let r = lookup.for_file(&d.path().join(f)).unwrap().unwrap();
             assert!(Arc::ptr_eq(&top, &r), "{f}");
         }
-        assert_eq!(lookup.by_file.len(), 1);
+        assert_eq!(lookup.nearest.loaded_count(), 1);
         // A broken one is read once; every file below it gets its error.
         std::fs::create_dir_all(d.path().join("c/d")).unwrap();
         let e1 = lookup.for_file(&d.path().join("c/x.json")).unwrap_err();
         let e2 = lookup.for_file(&d.path().join("c/d/x.json")).unwrap_err();
         assert_eq!((e1.file, e1.message), (e2.file, e2.message));
-        assert_eq!(lookup.by_file.len(), 2);
+        assert_eq!(lookup.nearest.loaded_count(), 2);
     }
 }

@@ -16,9 +16,8 @@ use super::walk::{Candidate, Skipped, Walk};
 use crate::error::Error;
 use crate::keys::identity::IdentitySet;
 use crate::limits::MAX_INPUT;
-use crate::rules::RulesFile;
+use crate::rules::{NearestRules, RulesFile};
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -133,8 +132,7 @@ fn read_sealed(path: &Path, open: Opener) -> ReadSealed {
 struct RulesCache<'a> {
     config: Option<&'a Path>,
     fixed: Option<Option<Arc<RulesFile>>>,
-    by_dir: HashMap<PathBuf, Option<PathBuf>>,
-    by_file: HashMap<PathBuf, Result<Arc<RulesFile>, Error>>,
+    nearest: NearestRules,
 }
 
 impl<'a> RulesCache<'a> {
@@ -142,8 +140,7 @@ impl<'a> RulesCache<'a> {
         RulesCache {
             config,
             fixed: None,
-            by_dir: HashMap::new(),
-            by_file: HashMap::new(),
+            nearest: NearestRules::default(),
         }
     }
 
@@ -154,21 +151,7 @@ impl<'a> RulesCache<'a> {
             }
             return Ok(self.fixed.clone().flatten());
         }
-        // Keyed by the directory as spelled (no `getcwd` per file): another spelling of the
-        // same directory only costs one more lookup, which finds the same rules file.
-        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-        let found = self
-            .by_dir
-            .entry(dir)
-            .or_insert_with(|| RulesFile::find(file));
-        let Some(path) = found.clone() else {
-            return Ok(None);
-        };
-        self.by_file
-            .entry(path)
-            .or_insert_with_key(|p| RulesFile::load(p).map(Arc::new))
-            .clone()
-            .map(Some)
+        self.nearest.for_file(file)
     }
 }
 
