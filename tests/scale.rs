@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::hostseal;
+use common::{hostseal, run_ok};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -22,38 +22,23 @@ struct Tree {
 
 fn keygen(dir: &Path, name: &str) -> (PathBuf, String) {
     let path = dir.join(format!("{name}.key"));
-    let out = hostseal(dir)
-        .arg("keygen")
-        .arg("-o")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let stdout = run_ok(hostseal(dir).arg("keygen").arg("-o").arg(&path));
+    let recipient = String::from_utf8(stdout).unwrap().trim().to_string();
     assert!(recipient.starts_with("age1"), "{recipient}");
     (path, recipient)
 }
 
 fn git(root: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .current_dir(root)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", root)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
-        .args(["-c", "commit.gpgsign=false"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("git")
+            .current_dir(root)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", root)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args),
     );
 }
 
@@ -78,17 +63,7 @@ fn tree() -> Tree {
     let seal = |name: &str, plain: &str, to: &str| -> Vec<u8> {
         let p = keys.join(name);
         std::fs::write(&p, plain).unwrap();
-        let out = hostseal(&keys)
-            .args(["encrypt", "--age", to])
-            .arg(&p)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        run_ok(hostseal(&keys).args(["encrypt", "--age", to]).arg(&p))
     };
     let yaml = "user: app\npassword: hunter2\nnote_unencrypted: hello\n";
     let json = "{\"user\": \"app\", \"password\": \"hunter2\", \"note_unencrypted\": \"hello\"}\n";
