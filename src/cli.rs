@@ -118,6 +118,10 @@ pub struct DecryptArgs {
     /// Identity files (age identities or OpenSSH private keys); repeatable.
     #[arg(long = "identity", value_name = "F")]
     pub identities: Vec<PathBuf>,
+    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
+    /// that one key alone opens a file).
+    #[arg(long, requires = "identities")]
+    pub identity_only: bool,
     /// Print one value, e.g. `'["tunnel"]["TunnelSecret"]'`.
     #[arg(long, value_name = "PATH")]
     pub extract: Option<String>,
@@ -140,6 +144,10 @@ pub struct EditArgs {
     /// Identity files; repeatable.
     #[arg(long = "identity", value_name = "F")]
     pub identities: Vec<PathBuf>,
+    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
+    /// that one key alone opens a file).
+    #[arg(long, requires = "identities")]
+    pub identity_only: bool,
     /// The rules file.
     #[arg(long, value_name = "F")]
     pub config: Option<PathBuf>,
@@ -159,6 +167,10 @@ pub struct UpdatekeysArgs {
     /// Identity files; repeatable.
     #[arg(long = "identity", value_name = "F")]
     pub identities: Vec<PathBuf>,
+    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
+    /// that one key alone opens a file).
+    #[arg(long, requires = "identities")]
+    pub identity_only: bool,
     /// Also rewrite whole-file age files.
     #[arg(long)]
     pub include_age: bool,
@@ -185,6 +197,10 @@ pub struct RotateArgs {
     /// Identity files; repeatable.
     #[arg(long = "identity", value_name = "F")]
     pub identities: Vec<PathBuf>,
+    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
+    /// that one key alone opens a file).
+    #[arg(long, requires = "identities")]
+    pub identity_only: bool,
     /// Files or directories.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
