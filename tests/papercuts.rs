@@ -267,3 +267,453 @@ fn encrypting_a_sealed_file_says_already_sealed() {
         stderr(&o)
     );
 }
+
+// ---- install and status ---------------------------------------------------------------------
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Runs the binary as `nobody` (uid/gid 65534) through util-linux `setpriv`.
+fn as_nobody(dir: &Path) -> Command {
+    let mut c = Command::new("setpriv");
+    c.current_dir(dir)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", dir)
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_hostseal"),
+        ]);
+    c
+}
+
+/// A host in a temporary directory (0755, so `nobody` can look in): a key, sealed files, a
+/// manifest, and `install --no-mount --allow-disk`.
+struct Host {
+    t: tempfile::TempDir,
+    key: PathBuf,
+    recipient: String,
+}
+
+impl Host {
+    fn new() -> Host {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (key, recipient) = common::age_keygen(t.path(), "host");
+        Host { t, key, recipient }
+    }
+    fn p(&self, rel: &str) -> PathBuf {
+        self.t.path().join(rel)
+    }
+    /// `name.json` sealed by hostseal to `recipient`, 0444 (readable by all: no secret in it).
+    fn seal(&self, name: &str, json: &str, recipient: &str) -> PathBuf {
+        let p = self.p(&format!("{name}.json"));
+        let _ = std::fs::remove_file(&p);
+        std::fs::write(&p, json).unwrap();
+        common::run_ok(
+            common::hostseal(self.t.path())
+                .args(["encrypt", "-i", "--age", recipient])
+                .arg(&p),
+        );
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
+        p
+    }
+    fn manifest(&self, extra: serde_json::Value) -> PathBuf {
+        let mut m = serde_json::json!({
+            "secretsMountPoint": self.p("m"), "symlinkPath": self.p("secrets"),
+            "lockPath": self.p("lock/lock"), "restartListsDir": self.p("nixos"),
+            "ageKeyFile": self.key,
+        });
+        if let (Some(m), serde_json::Value::Object(e)) = (m.as_object_mut(), extra) {
+            m.extend(e);
+        }
+        let path = self.p("manifest.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        path
+    }
+    fn install(&self, manifest: &Path, args: &[&str]) -> Output {
+        common::hostseal(self.t.path())
+            .arg("install")
+            .args(args)
+            .args(["--no-mount", "--allow-disk"])
+            .arg(manifest)
+            .output()
+            .unwrap()
+    }
+}
+
+/// Not root: one line (and a hint) saying install must run as root, before the manifest is
+/// even read; the check modes still work without root.
+#[test]
+fn install_as_non_root_says_it_must_run_as_root() {
+    if !is_root() {
+        eprintln!("SKIPPED: install_as_non_root_says_it_must_run_as_root needs root (setpriv)");
+        return;
+    }
+    let h = Host::new();
+    let o = as_nobody(h.t.path())
+        .args(["install", "/nonexistent/manifest.json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[0].starts_with("hostseal: install must run as root ("),
+        "{err}"
+    );
+    assert!(lines[1].starts_with("hint: "), "{err}");
+    assert!(!err.contains("manifest.json"), "checked first: {err}");
+    let m = h.manifest(serde_json::json!({"secrets": []}));
+    for mode in ["manifest", "sopsfile"] {
+        let o = as_nobody(h.t.path())
+            .args(["install", "--check-mode", mode])
+            .arg(&m)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{mode}: {}", stderr(&o));
+    }
+}
+
+/// A file the host's key cannot open: the hint names the manifest's key fields, not the
+/// workstation's `--identity` / `$SOPS_AGE_KEY_FILE` (install reads neither).
+#[test]
+fn install_no_key_hint_names_the_manifest_fields() {
+    if !is_root() {
+        eprintln!("SKIPPED: install_no_key_hint_names_the_manifest_fields needs root");
+        return;
+    }
+    let h = Host::new();
+    let (_, stranger) = common::age_keygen(h.t.path(), "stranger");
+    let f = h.seal("s", r#"{"a": "1"}"#, &stranger);
+    let m = h.manifest(serde_json::json!({"secrets": [
+        {"name": "a", "sopsFile": f, "format": "json", "key": "a"}
+    ]}));
+    let o = h.install(&m, &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(7), "{err}");
+    assert!(err.contains("[no-key]"), "{err}");
+    assert!(
+        err.contains("sshKeyPaths") && err.contains("ageKeyFile"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("--identity") && !err.contains("SOPS_AGE_KEY_FILE"),
+        "{err}"
+    );
+}
+
+/// `--check-mode sopsfile` resolves owners and groups: a misspelled owner fails it (exit 6,
+/// named); `--ignore-passwd` (the Nix build sandbox) skips the lookup.
+#[test]
+fn check_mode_sopsfile_rejects_a_misspelled_owner() {
+    let h = Host::new();
+    let f = h.seal("s", r#"{"a": "1"}"#, &h.recipient.clone());
+    let m = h.manifest(serde_json::json!({"secrets": [
+        {"name": "a", "sopsFile": f, "format": "json", "key": "a", "owner": "cloudflraed"},
+        {"name": "b", "sopsFile": f, "format": "json", "key": "a", "group": "no-such-group-hs"}
+    ]}));
+    let o = h.install(&m, &["--check-mode", "sopsfile"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(6), "{err}");
+    assert!(
+        err.contains("hostseal: \"a\": user \"cloudflraed\" does not exist\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hostseal: \"b\": group \"no-such-group-hs\" does not exist\n"),
+        "{err}"
+    );
+    let o = h.install(&m, &["--check-mode", "sopsfile", "--ignore-passwd"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let help = String::from_utf8(common::run_ok(
+        common::hostseal(h.t.path()).args(["install", "--help"]),
+    ))
+    .unwrap();
+    assert!(help.contains("resolves each owner and group"), "{help}");
+}
+
+/// Install says which units it restarts (systemctl) or queues (activation lists), one line
+/// each on stderr like the rest of its log, and nothing when nothing changed.
+#[test]
+fn install_prints_the_units_it_restarts() {
+    if !is_root() {
+        eprintln!("SKIPPED: install_prints_the_units_it_restarts needs root");
+        return;
+    }
+    let h = Host::new();
+    let bin = h.p("systemctl");
+    std::fs::write(
+        &bin,
+        "#!/bin/sh\n[ \"$1\" = is-active ] && echo active\nexit 0\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = h.recipient.clone();
+    let secrets = |f: &Path| {
+        serde_json::json!([
+            {"name": "a", "sopsFile": f, "format": "json", "key": "a", "restartUnits": ["a.service"]},
+            {"name": "b", "sopsFile": f, "format": "json", "key": "b", "reloadUnits": ["b.service"]},
+        ])
+    };
+    let f = h.seal("s", r#"{"a": "1", "b": "2"}"#, &r);
+    let via = |f: &Path, via: serde_json::Value| {
+        let mut extra = serde_json::json!({"secrets": secrets(f), "systemctl": bin});
+        if !via.is_null() {
+            extra["restartVia"] = via;
+        }
+        h.manifest(extra)
+    };
+    let o = h.install(&via(&f, "systemctl".into()), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        !stderr(&o).contains(".service"),
+        "first install: {}",
+        stderr(&o)
+    );
+    let f = h.seal("s", r#"{"a": "11", "b": "22"}"#, &r);
+    let o = h.install(&via(&f, "systemctl".into()), &[]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("hostseal: install: restarting a.service\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hostseal: install: reloading b.service\n"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+    let f = h.seal("s", r#"{"a": "111", "b": "22"}"#, &r);
+    let o = h.install(&via(&f, "activation-lists".into()), &[]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("hostseal: install: queued a.service for restart (activation-restart-list)\n"),
+        "{err}"
+    );
+    assert!(!err.contains("b.service"), "{err}");
+    // restartVia none (the default outside NixOS activation) says the unit was left alone.
+    let f = h.seal("s", r#"{"a": "1111", "b": "22"}"#, &r);
+    let o = h.install(&via(&f, serde_json::Value::Null), &[]);
+    let err = stderr(&o);
+    assert!(
+        err.contains(
+            "hostseal: install: a.service needs a restart (restartVia none: left alone)\n"
+        ),
+        "{err}"
+    );
+}
+
+/// The status file (0644 in the 0751 mount point) is readable by a user who is not root.
+#[test]
+fn status_works_for_non_root() {
+    if !is_root() {
+        eprintln!("SKIPPED: status_works_for_non_root needs root");
+        return;
+    }
+    let h = Host::new();
+    let f = h.seal("s", r#"{"a": "1"}"#, &h.recipient.clone());
+    let m = h.manifest(serde_json::json!({"secrets": [
+        {"name": "a", "sopsFile": f, "format": "json", "key": "a"}
+    ]}));
+    let o = h.install(&m, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(mode(&h.p("m")), 0o751);
+    assert_eq!(mode(&h.p("m/status.json")), 0o644);
+    let o = as_nobody(h.t.path())
+        .arg("status")
+        .arg(h.p("m/status.json"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("generation 1, "), "{}", stdout(&o));
+}
+
+/// `status` without an argument, when the default status file is absent (a host whose
+/// manifest sets another mount point), says how to name the file.
+#[test]
+fn status_without_argument_hints_at_the_status_file() {
+    if Path::new("/run/secrets.d/status.json").exists() {
+        eprintln!("SKIPPED: status_without_argument_hints_at_the_status_file: this host has one");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let o = common::hostseal(t.path()).arg("status").output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("hostseal: /run/secrets.d/status.json: no such file or directory\nhint: "),
+        "{err}"
+    );
+    assert!(
+        err.contains("hostseal status <secretsMountPoint>/status.json"),
+        "{err}"
+    );
+    // Named explicitly: no hint (the user chose the path).
+    let o = common::hostseal(t.path())
+        .args(["status", "missing.json"])
+        .output()
+        .unwrap();
+    assert!(!stderr(&o).contains("hint:"), "{}", stderr(&o));
+}
+
+// ---- workstation identities, check, the commit guard ----------------------------------------
+
+/// `--identity-only`: the default keys.txt under `$XDG_CONFIG_HOME` (which opens the file) is
+/// not tried; without it, it is.
+#[test]
+fn identity_only_skips_the_default_identities() {
+    let t = tempfile::tempdir().unwrap();
+    let xdg = t.path().join("xdg");
+    std::fs::create_dir_all(xdg.join("sops/age")).unwrap();
+    let (admin, admin_r) = common::age_keygen(t.path(), "admin");
+    std::fs::copy(&admin, xdg.join("sops/age/keys.txt")).unwrap();
+    let (other, _) = common::age_keygen(t.path(), "other");
+    let f = t.path().join("s.json");
+    std::fs::write(&f, r#"{"a": "1"}"#).unwrap();
+    common::run_ok(
+        common::hostseal(t.path())
+            .args(["encrypt", "-i", "--age", &admin_r])
+            .arg(&f),
+    );
+    let run = |extra: &[&str]| {
+        common::hostseal(t.path())
+            .env("XDG_CONFIG_HOME", &xdg)
+            .arg("decrypt")
+            .arg("--identity")
+            .arg(&other)
+            .args(extra)
+            .arg("s.json")
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    assert!(
+        o.status.success(),
+        "the default key opens it: {}",
+        stderr(&o)
+    );
+    let o = run(&["--identity-only"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    let tried = err.split("identities tried: ").nth(1).unwrap_or_default();
+    assert!(tried.starts_with(&other.display().to_string()), "{err}");
+    assert!(!tried.contains("keys.txt"), "{err}");
+    // It needs --identity.
+    let o = common::hostseal(t.path())
+        .args(["decrypt", "--identity-only", "s.json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+/// `check`'s drift line names recipients by their `keys:` anchor, as `updatekeys` does.
+#[test]
+fn check_drift_line_uses_anchor_names() {
+    let t = tempfile::tempdir().unwrap();
+    let (_, admin) = common::age_keygen(t.path(), "admin");
+    let (_, builder) = common::age_keygen(t.path(), "builder");
+    let (_, gone) = common::age_keygen(t.path(), "gone");
+    std::fs::write(
+        t.path().join(".sops.yaml"),
+        format!(
+            "keys:\n  - &admin {admin}\n  - &builder {builder}\n  - &old {gone}\ncreation_rules:\n  - path_regex: ^secrets/\n    key_groups:\n      - age:\n          - *admin\n          - *builder\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(t.path().join("secrets")).unwrap();
+    std::fs::write(t.path().join("secrets/x.yaml"), "a: 1\n").unwrap();
+    common::run_ok(common::hostseal(t.path()).args([
+        "encrypt",
+        "-i",
+        "--age",
+        &format!("{admin},{gone}"),
+        "secrets/x.yaml",
+    ]));
+    let o = common::hostseal(t.path())
+        .args(["check", "secrets/x.yaml"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("differ from its rule"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.ends_with(": +builder -old"), "{line}");
+    assert!(!line.contains(&builder) && !line.contains(&gone), "{line}");
+}
+
+/// The commit guard's hint for an admin age key and for cert.pem: never commit them (not
+/// "move them under a rule"); other shapes keep the move-and-seal hint.
+#[test]
+fn commit_guard_says_never_commit_keys_and_cert_pem() {
+    let t = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .current_dir(t.path())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", t.path())
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", stderr(&o));
+    };
+    git(&["init", "-q", "-b", "main"]);
+    let (key, _) = common::age_keygen(t.path(), "keys");
+    // TEST-ONLY shapes: a fresh age key from age-keygen and a cert.pem header with no token.
+    std::fs::write(
+        t.path().join("cert.pem"),
+        "-----BEGIN ARGO TUNNEL TOKEN-----\nZm9v\n-----END ARGO TUNNEL TOKEN-----\n",
+    )
+    .unwrap();
+    std::fs::write(
+        t.path().join("ssh_key"),
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbg==\n-----END OPENSSH PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    git(&[
+        "add",
+        "cert.pem",
+        "ssh_key",
+        key.file_name().unwrap().to_str().unwrap(),
+    ]);
+    let o = common::hostseal(t.path())
+        .args(["check", "--staged"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    for file in ["cert.pem", "keys.key", "ssh_key"] {
+        assert!(
+            err.contains(&format!("hostseal: {file}: holds ")),
+            "{file}: {err}"
+        );
+    }
+    let hints: Vec<&str> = err.lines().filter(|l| l.starts_with("hint: ")).collect();
+    assert_eq!(hints.len(), 2, "{err}");
+    assert!(hints.contains(&"hint: never commit this: unstage it (`git rm --cached FILE`) and keep it outside the repository (an admin age key in ~/.config/sops/age/keys.txt, cert.pem in ~/.cloudflared/); if it was ever pushed, replace the key"), "{err}");
+    assert!(
+        hints
+            .iter()
+            .any(|h| h.starts_with("hint: unstage it (`git rm --cached FILE`), move the secret")),
+        "the ssh key may be sealed under a rule: {err}"
+    );
+    // Alone, the never-commit shapes do not get the move-under-a-rule hint.
+    git(&["rm", "-q", "--cached", "ssh_key"]);
+    let o = common::hostseal(t.path())
+        .args(["check", "--staged"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("move the secret"), "{err}");
+    assert!(err.contains("hint: never commit this: "), "{err}");
+}
