@@ -52,7 +52,8 @@ pub struct RawManifest {
     /// tmpfs instead of ramfs.
     #[serde(default)]
     pub use_tmpfs: Option<bool>,
-    /// home-manager installs: not supported (exit 6 when true).
+    /// home-manager installs: run as the user, confined to its runtime directory
+    /// (see docs/manifest.md, "User mode (home-manager)").
     #[serde(default)]
     pub user_mode: Option<bool>,
     /// sops-nix's logging switches (accepted; hostseal always logs changes).

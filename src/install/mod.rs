@@ -22,5 +22,6 @@ pub mod run;
 pub mod status;
 pub mod templates;
 pub mod units;
+pub mod user_mode;
 pub mod users;
 pub mod validate;

@@ -93,6 +93,16 @@ impl Item {
     }
 }
 
+/// Who the install is for: the host (as root), or one user (`userMode`, home-manager).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// A system install, run as root.
+    #[default]
+    System,
+    /// A user-mode install: confined to the caller and their runtime directory.
+    User(super::user_mode::UserScope),
+}
+
 /// The whole validated manifest.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -128,6 +138,8 @@ pub struct Plan {
     pub items: Vec<Item>,
     /// Placeholder string per secret name.
     pub placeholders: BTreeMap<String, String>,
+    /// System or user mode.
+    pub mode: Mode,
 }
 
 impl Plan {

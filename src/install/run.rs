@@ -5,13 +5,13 @@
 use super::extract::{Failure, Opener, SealedCache};
 use super::generation::{self, LinkSlot, Staging};
 use super::mount::{self, MountOpts};
-use super::plan::{Item, OnFailure, Plan, Source};
+use super::plan::{Item, Mode, OnFailure, Plan, Source};
 use super::status::{self, ItemStatus, Reason, StaleSince, State, Status};
 use super::templates;
 use super::units::{self, UnitSet};
 use super::users::{self, Resolver};
 use super::validate::shown;
-use super::{custom_paths, fs, lock};
+use super::{custom_paths, fs, lock, user_mode};
 use crate::error::{Error, Kind};
 use crate::secret::SecretBytes;
 use nix::sys::stat::FileStat;
@@ -408,7 +408,12 @@ impl<'p> Ctx<'p> {
         let (link_dir, link_name) = link_parent(&plan.symlink_path)?;
         let slot = generation::inspect_link(&link_dir, link_name)
             .map_err(|m| Error::failure(m).with_file(plan.symlink_path.display().to_string()))?;
-        let mount_dir = mount::prepare(&plan.mount_point, opts.mount)?;
+        let mount_dir = match &plan.mode {
+            Mode::System => mount::prepare(&plan.mount_point, opts.mount)?,
+            Mode::User(scope) => {
+                user_mode::prepare_mount_point(&plan.mount_point, scope, opts.mount)?
+            }
+        };
         generation::clean_staging(&mount_dir).map_err(|e| sys_err(&plan.mount_point, e))?;
         let prev = generation::previous(&mount_dir, &plan.mount_point, &slot);
         let ctx = Ctx {

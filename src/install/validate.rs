@@ -81,6 +81,7 @@ pub fn validate(raw: RawManifest, d: &Defaults, nixos_action: bool) -> Result<Pl
         placeholders,
         mount_point,
         symlink_path,
+        mode: super::plan::Mode::System,
     })
 }
 
