@@ -264,7 +264,20 @@ fn user_mode_installs_in_the_runtime_dir_and_switches_generations() {
     let before = owned_by(uid, &s.rt.path);
     let first = json!({"AccountTag": "acc", "TunnelSecret": "c2VjcmV0LW9uZQ==", "TunnelID": "t1"});
     let sealed = s.seal_json("tunnel", &first);
-    let m = s.manifest("a", &sealed, json!({}), json!({}));
+    let template = json!({"cfg": {"content": "id=<SOPS:tunnel:PLACEHOLDER>\n", "mode": "0440",
+                                  "path": "%r/secrets/rendered/cfg"}});
+    let m = s.manifest(
+        "a",
+        &sealed,
+        json!({"templates": template, "placeholderBySecretName": {"tunnel.json": "<SOPS:tunnel:PLACEHOLDER>"}}),
+        json!({"key": "TunnelID"}),
+    );
+
+    // --dry-run writes nothing.
+    let o = s.as_user(&["--dry-run"], &m);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("would be added"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&s.rt.path).unwrap().count(), 0);
 
     let o = s.as_user(&[], &m);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -275,8 +288,11 @@ fn user_mode_installs_in_the_runtime_dir_and_switches_generations() {
         "the link points at generation 1"
     );
     let installed = s.rt("secrets/tunnel.json");
-    let got: Value = serde_json::from_slice(&std::fs::read(&installed).unwrap()).unwrap();
-    assert_eq!(got, first);
+    assert_eq!(std::fs::read(&installed).unwrap(), b"t1");
+    let rendered = s.rt("secrets/rendered/cfg");
+    assert_eq!(std::fs::read(&rendered).unwrap(), b"id=t1\n");
+    let rm = std::fs::metadata(&rendered).unwrap();
+    assert_eq!((rm.uid(), rm.gid(), mode(&rendered)), (uid, gid, 0o440));
     let md = std::fs::metadata(&installed).unwrap();
     assert_eq!((md.uid(), md.gid()), (uid, gid), "owned by the user");
     assert_eq!(md.permissions().mode() & 0o7777, 0o400);
@@ -310,13 +326,13 @@ fn user_mode_installs_in_the_runtime_dir_and_switches_generations() {
     assert!(cat.status.success(), "{}", stderr(&cat));
 
     // Second run, new sealed value: generation 2, link switched, generation 1 pruned.
-    let second = json!({"AccountTag": "acc", "TunnelSecret": "c2VjcmV0LXR3bw==", "TunnelID": "t1"});
+    let second = json!({"AccountTag": "acc", "TunnelSecret": "c2VjcmV0LXR3bw==", "TunnelID": "t2"});
     s.seal_json("tunnel", &second);
     let o = s.as_user(&[], &m);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(std::fs::read_link(&link).unwrap(), s.rt("secrets.d/2"));
-    let got: Value = serde_json::from_slice(&std::fs::read(&installed).unwrap()).unwrap();
-    assert_eq!(got, second);
+    assert_eq!(std::fs::read(&installed).unwrap(), b"t2");
+    assert_eq!(std::fs::read(&rendered).unwrap(), b"id=t2\n");
     assert!(
         !s.rt("secrets.d/1").exists(),
         "keepGenerations 1 prunes generation 1"

@@ -420,7 +420,7 @@ pub fn check_input(path: &Path, trust: &Trust) -> Result<(), String> {
         Err(e) => return Err(desc(e)),
     };
     let fst = fstat(&file).map_err(desc)?;
-    if sticky && !trust.owns(fst.st_uid) || !trust.input_trusted(&fst) {
+    if !trust.input_trusted(&fst) {
         return Err(format!(
             "owned by uid {} with mode {:04o}: must be a regular file owned by you or root and not writable by others",
             fst.st_uid,
