@@ -17,8 +17,12 @@ fn plugin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        // Same profile as this test's build, so the plugin lands beside the hostseal binary.
+        let exe = Path::new(env!("CARGO_BIN_EXE_hostseal"));
+        let release = exe.parent().and_then(Path::file_name) == Some("release".as_ref());
         let status = Command::new(cargo)
             .args(["build", "--locked", "--quiet", "-p", "age-plugin-hstest"])
+            .args(release.then_some("--release"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("cargo build -p age-plugin-hstest");
@@ -223,7 +227,7 @@ fn updatekeys_adds_and_removes_a_plugin_recipient() {
 fn on_terminal(dir: &Path, env: &[(&str, &Path)], args: &str, input: &str) -> Output {
     let mut vars = format!("PATH={} HOME={}", path_with_plugin(), dir.display());
     for (k, v) in env {
-        vars.push_str(&format!(" {k}={}", v.display()));
+        vars.push_str(&format!(" {k}='{}'", v.display()));
     }
     let command = format!("env -i {vars} {} {args}", env!("CARGO_BIN_EXE_hostseal"));
     let mut child = Command::new("script")
@@ -423,4 +427,70 @@ fn install_opens_through_the_manifest_plugin_only_and_never_prompts() {
     assert_eq!(read("p"), None);
     assert_eq!(read("n").as_deref(), Some("via-native"));
     assert!(!err.contains("via-"), "no secret in the log");
+}
+
+/// `edit` and `updatekeys` with the confirming identity on a terminal: the question is asked,
+/// the answer used, the file re-sealed; sops opens the result.
+#[test]
+fn edit_and_updatekeys_ask_on_the_terminal() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let key = plugin_key(d, "k");
+    let (native, native_r) = common::age_keygen(d, "native");
+    std::fs::create_dir_all(d.join("secrets")).unwrap();
+    let rules = |list: &str| {
+        std::fs::write(
+            d.join(".sops.yaml"),
+            format!("creation_rules:\n  - path_regex: ^secrets/\n    age: {list}\n"),
+        )
+        .unwrap();
+    };
+    rules(&key.recipient);
+    std::fs::write(d.join("secrets/a.yaml"), PLAIN_YAML).unwrap();
+    let sealed = common::run_ok(
+        common::hostseal(d)
+            .env("PATH", path_with_plugin())
+            .args(["encrypt", "secrets/a.yaml"]),
+    );
+    std::fs::write(d.join("secrets/a.yaml"), sealed).unwrap();
+
+    let editor = d.join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nsed -i 's/hunter2/hunter3/' \"$1\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let env = [
+        ("SOPS_AGE_KEY_FILE", key.confirm.as_path()),
+        ("EDITOR", editor.as_path()),
+    ];
+    let o = on_terminal(d, &env, "edit secrets/a.yaml", "yes\n");
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{shown}");
+    assert!(
+        shown.contains("hstest: allow decryption? [yes/no]"),
+        "{shown}"
+    );
+
+    rules(&format!("{}, {native_r}", key.recipient));
+    let o = on_terminal(
+        d,
+        &[("SOPS_AGE_KEY_FILE", key.confirm.as_path())],
+        "updatekeys -y secrets",
+        "yes\n",
+    );
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(o.status.success(), "{shown}");
+    assert!(
+        shown.contains("hstest: allow decryption? [yes/no]"),
+        "{shown}"
+    );
+
+    // The native key added by updatekeys opens the edited content, with the real sops.
+    let plain = common::run_ok(
+        common::sops(d)
+            .env("SOPS_AGE_KEY_FILE", &native)
+            .args(["decrypt", "secrets/a.yaml"]),
+    );
+    assert_eq!(
+        String::from_utf8(plain).unwrap(),
+        PLAIN_YAML.replace("hunter2", "hunter3")
+    );
 }
