@@ -14,6 +14,9 @@ use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 /// Longest line accepted from a plugin (a stanza header or a body line).
 const MAX_LINE: u64 = 64 * 1024;
@@ -21,6 +24,9 @@ const MAX_LINE: u64 = 64 * 1024;
 const MAX_COMMANDS: usize = 1000;
 /// Most body lines of one stanza.
 const MAX_BODY_LINES: usize = 1024;
+/// How long one plugin run may take before it is killed (activation must not hang on a plugin
+/// waiting for something that never comes); a TPM unwrap takes well under a second.
+const PLUGIN_TIME_LIMIT: Duration = Duration::from_secs(60);
 
 /// One plugin binary with the identities it holds, usable as an age identity.
 pub struct FixedPlugin {
@@ -59,7 +65,7 @@ impl age::Identity for FixedPlugin {
 
     fn unwrap_stanzas(&self, stanzas: &[Stanza]) -> Option<Result<FileKey, age::DecryptError>> {
         let _one_at_a_time = super::call_guard();
-        match run_identity_v1(&self.binary, &self.identities, stanzas) {
+        match run_identity_v1(&self.binary, &self.identities, stanzas, PLUGIN_TIME_LIMIT) {
             Ok(key) => key.map(Ok),
             Err(message) => {
                 let failure = PluginFailure(format!(
@@ -79,13 +85,16 @@ fn run_identity_v1(
     binary: &Path,
     identities: &[String],
     stanzas: &[Stanza],
+    limit: Duration,
 ) -> Result<Option<FileKey>, String> {
     if !binary.is_absolute() {
         return Err("the plugin binary path is not absolute".into());
     }
+    use std::os::unix::process::CommandExt;
     // trust: check with install::trust before exec
     let mut child = Command::new(binary)
         .arg("--age-plugin=identity-v1")
+        .process_group(0)
         .env_clear()
         .current_dir("/")
         .stdin(Stdio::piped())
@@ -98,17 +107,66 @@ fn run_identity_v1(
         let _ = child.wait();
         return Err("cannot connect to the plugin".into());
     };
+    let watchdog = Watchdog::start(child.id(), limit);
     let mut session = Session {
         to: stdin,
         from: BufReader::new(stdout),
     };
     let result = session.identity_v1(identities, stanzas);
     drop(session);
+    let timed_out = watchdog.stop();
     if result.is_err() {
         let _ = child.kill();
     }
+    // Reaped only after the watchdog stopped: the pid it may kill is still this child's.
     let _ = child.wait();
+    if timed_out {
+        return Err(format!(
+            "the plugin did not finish within {} seconds and was stopped",
+            limit.as_secs()
+        ));
+    }
     result
+}
+
+/// Kills a plugin process that runs past its time limit.
+struct Watchdog {
+    stop: mpsc::Sender<()>,
+    fired: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Watchdog {
+    fn start(pid: u32, limit: Duration) -> Watchdog {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let fired = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&fired);
+        let thread = std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(limit) {
+                flag.store(true, Ordering::SeqCst);
+                // The plugin leads its own process group: its helpers go too (one of them
+                // holding the pipe open would keep us waiting).
+                if let Ok(pid) = i32::try_from(pid) {
+                    let _ = nix::sys::signal::killpg(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        });
+        Watchdog {
+            stop,
+            fired,
+            thread,
+        }
+    }
+
+    /// Stops the watchdog; whether it had fired.
+    fn stop(self) -> bool {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+        self.fired.load(Ordering::SeqCst)
+    }
 }
 
 /// The pipes to one running plugin.
@@ -345,9 +403,39 @@ mod tests {
 
     #[test]
     fn relative_binary_is_refused() {
-        let err = run_identity_v1(Path::new("age-plugin-x"), &[], &[])
+        let err = run_identity_v1(Path::new("age-plugin-x"), &[], &[], PLUGIN_TIME_LIMIT)
             .err()
             .unwrap();
         assert!(err.contains("absolute"));
+    }
+
+    #[test]
+    fn a_plugin_that_never_answers_is_stopped() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let bin = t.path().join("age-plugin-silent");
+        // A helper process keeps the pipe open after the shell: the whole group is stopped.
+        std::fs::write(&bin, "#!/bin/sh\nsleep 600\necho\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = run_identity_v1(&bin, &[], &[stanza()], Duration::from_millis(200))
+            .err()
+            .unwrap();
+        assert!(err.contains("did not finish"), "{err}");
+    }
+
+    #[test]
+    fn a_plugin_that_exits_at_once_is_an_error() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let bin = t.path().join("age-plugin-quits");
+        std::fs::write(&bin, "#!/bin/sh\nexit 3\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = run_identity_v1(&bin, &[], &[stanza()], PLUGIN_TIME_LIMIT)
+            .err()
+            .unwrap();
+        assert!(
+            err.contains("stopped early") || err.contains("exited"),
+            "{err}"
+        );
     }
 }
