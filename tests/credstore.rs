@@ -60,7 +60,13 @@ impl Host {
         let tpm_line = tpm
             .map(|t| format!("export SYSTEMD_TPM2_DEVICE='{t}'\n"))
             .unwrap_or_default();
-        let bin = self.p(&format!("systemd-creds-{}", tpm.is_some()));
+        // One wrapper per TPM device (a shared name would let one test step rewire another's).
+        let tag: String = tpm
+            .unwrap_or("none")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let bin = self.p(&format!("systemd-creds-{tag}"));
         std::fs::write(
             &bin,
             format!(
@@ -287,23 +293,25 @@ fn encryption_failure_is_isolated() {
     assert!(!err.contains("c2VjcmV0"));
 }
 
-/// A software TPM2 (swtpm) on a local port, killed on drop.
+/// A software TPM2 (swtpm) on a local port, killed on drop. Its state (seeds) lives in `state`,
+/// so a restarted instance opens what an earlier one sealed.
+///
+/// swtpm has no resource manager (the kernel's `/dev/tpmrm0` flushes each client's sessions;
+/// a bare swtpm keeps them until TPM2_Startup), so the test restarts it between phases.
 struct Swtpm {
     child: Child,
     device: String,
-    _state: tempfile::TempDir,
 }
 
 impl Swtpm {
-    fn start() -> Option<Swtpm> {
-        let state = tempfile::tempdir().unwrap();
+    fn start(state: &Path) -> Option<Swtpm> {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
             l.local_addr().ok()?.port()
         };
         let child = Command::new("swtpm")
             .args(["socket", "--tpm2", "--tpmstate"])
-            .arg(format!("dir={}", state.path().display()))
+            .arg(format!("dir={}", state.display()))
             .args(["--server", &format!("type=tcp,port={port}")])
             .args(["--ctrl", &format!("type=tcp,port={}", port.checked_add(1)?)])
             .args(["--flags", "not-need-init,startup-clear"])
@@ -314,7 +322,6 @@ impl Swtpm {
         let mut tpm = Swtpm {
             child,
             device: format!("swtpm:host=127.0.0.1,port={port}"),
-            _state: state,
         };
         // Wait (bounded number of tries) until it accepts connections.
         for _ in 0..200 {
@@ -344,7 +351,8 @@ fn tpm2_keys_with_a_software_tpm() {
     if !ready("tpm2_keys_with_a_software_tpm") {
         return;
     }
-    let Some(tpm) = Swtpm::start() else {
+    let state = tempfile::tempdir().unwrap();
+    let Some(tpm) = Swtpm::start(state.path()) else {
         // CI installs swtpm (scripts/test.sh): there, a TPM2 that does not start is a failure.
         assert!(
             std::env::var_os("CI").is_none(),
@@ -375,4 +383,34 @@ fn tpm2_keys_with_a_software_tpm() {
         assert!(!none.status.success(), "{name} opened without its TPM");
     }
     assert!(files_containing(h.t.path(), b"dHBtLWJvdW5kLXNlY3JldA==").is_empty());
+
+    // Same plaintext, another key: re-sealed (and reported changed), not the old ciphertext.
+    drop(tpm);
+    let tpm = Swtpm::start(state.path()).expect("swtpm restarts");
+    let creds = h.creds_wrapper(Some(&tpm.device));
+    let secrets = |key: &str| {
+        json!([{"name": "k", "sopsFile": sealed, "format": "json", "key": "TunnelSecret",
+                "credstore": "encrypted", "credstoreKey": key}])
+    };
+    let file = h.p("run/credstore.encrypted/k");
+    let o = h.install(json!({"systemdCreds": creds, "secrets": secrets("host")}));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let host_only = std::fs::read(&file).unwrap();
+    assert!(h
+        .decrypt("k", &file, Some("swtpm:host=127.0.0.1,port=1"))
+        .status
+        .success());
+    let o = h.install(json!({"systemdCreds": creds, "secrets": secrets("host+tpm2")}));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("changed \"credstore.encrypted/k\""),
+        "{}",
+        stderr(&o)
+    );
+    assert_ne!(std::fs::read(&file).unwrap(), host_only);
+    assert!(!h
+        .decrypt("k", &file, Some("swtpm:host=127.0.0.1,port=1"))
+        .status
+        .success());
+    assert!(h.decrypt("k", &file, Some(&tpm.device)).status.success());
 }

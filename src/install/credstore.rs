@@ -184,8 +184,10 @@ impl SystemdCreds<'_> {
     }
 }
 
-/// The ciphertext to install for an encrypted credential: the previous one when it still
-/// decrypts to `plain`, else a fresh encryption.
+/// The ciphertext to install for an encrypted credential: the previous one when it is sealed
+/// with the same kind of key as a fresh encryption today and still decrypts to `plain`; else
+/// the fresh encryption. (A changed `credstoreKey`, or `auto` finding a TPM2 it did not find
+/// before, therefore re-seals.)
 pub fn seal(
     creds: Option<&Path>,
     name: &str,
@@ -194,14 +196,33 @@ pub fn seal(
     previous: Option<&[u8]>,
 ) -> Result<Vec<u8>, String> {
     let creds = SystemdCreds(creds.ok_or("systemdCreds is not set in the manifest")?);
+    let fresh = creds.encrypt(name, key, plain)?;
     if let Some(old) = previous {
-        if let Ok(opened) = creds.decrypt(name, old) {
-            if opened.as_slice() == plain {
-                return Ok(old.to_vec());
+        let same_key = key_kind(old).is_some() && key_kind(old) == key_kind(&fresh);
+        if same_key {
+            if let Ok(opened) = creds.decrypt(name, old) {
+                if opened.as_slice() == plain {
+                    return Ok(old.to_vec());
+                }
             }
         }
     }
-    creds.encrypt(name, key, plain)
+    Ok(fresh)
+}
+
+/// The kind of key a credential is sealed with: the 16-byte id that starts systemd's
+/// credential header (`systemd-creds encrypt` writes it base64-encoded), e.g.
+/// `5a1c6a86…` for the host key, `0c7cc07b…` for the TPM2, `93a89409…` for both.
+fn key_kind(sealed: &[u8]) -> Option<[u8; 16]> {
+    use base64::prelude::{Engine, BASE64_STANDARD};
+    let start: Vec<u8> = sealed
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .take(24)
+        .collect();
+    let header = BASE64_STANDARD.decode(start).ok()?;
+    header.get(..16)?.try_into().ok()
 }
 
 /// Where systemd looks for credentials (each a symlink into the current generation).
@@ -264,6 +285,18 @@ mod tests {
             std::fs::write(root.join("x"), b"x").unwrap();
             assert!(link_root(&root, target).is_err());
         }
+    }
+
+    #[test]
+    fn key_kind_is_the_header_id() {
+        // The start of a real `systemd-creds encrypt --with-key=host` output (systemd 252).
+        let host = b"Whxqht+dQJax1aZeCGLxmiAAAAABAAAADAAAABAAAAAs1bJVD3hO8fiAS/8AAAAA\nPxS4";
+        assert_eq!(
+            hex::encode(key_kind(host).unwrap()),
+            "5a1c6a86df9d4096b1d5a65e0862f19a"
+        );
+        assert!(key_kind(b"short").is_none());
+        assert!(key_kind(b"!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!").is_none());
     }
 
     #[test]
