@@ -413,14 +413,20 @@ fn parse_age_identities(text: &str, source: &str) -> Result<(Vec<Entry>, Vec<Plu
 
 /// The `age1…` recipient of the first identity in an age identity file (for `pubkey`).
 pub(crate) fn first_age_recipient(text: &str, source: &str) -> Result<String, Error> {
-    let (entries, _) = parse_age_identities(text, source).map_err(|e| e.with_file(source))?;
-    entries
-        .iter()
-        .find_map(|e| match &e.id {
-            Id::X25519(i) => Some(i.to_public().to_string()),
-            Id::Ssh(_) => None,
-        })
-        .ok_or_else(|| Error::failure("no age identity found").with_file(source))
+    let (entries, plugins) = parse_age_identities(text, source).map_err(|e| e.with_file(source))?;
+    let first = entries.iter().find_map(|e| match &e.id {
+        Id::X25519(i) => Some(i.to_public().to_string()),
+        Id::Ssh(_) => None,
+    });
+    match (first, plugins.first()) {
+        (Some(r), _) => Ok(r),
+        (None, Some(p)) => Err(Error::failure(format!(
+            "a plugin identity's recipient is known to its plugin only (ask age-plugin-{})",
+            p.id.plugin()
+        ))
+        .with_file(source)),
+        (None, None) => Err(Error::failure("no age identity found").with_file(source)),
+    }
 }
 
 /// One parsed identity line.
@@ -698,6 +704,47 @@ mod tests {
         assert!(IdentitySet::parse_text("# only comments\n", "k").is_err());
         assert!(IdentitySet::parse_text("hello\n", "k").is_err());
         assert!(IdentitySet::parse_text("ssh-ed25519 AAAA\n", "k").is_err());
+    }
+
+    /// A TEST-ONLY identity of tests/age-plugin-hstest (plain mode).
+    const PLUGIN_ID: &str =
+        "AGE-PLUGIN-HSTEST-1QZL7R3SCD4EF6LSG34LQD2L6NYYUC9KJDRWV4WV4L0WKP2UU5L3FK0KEVVS";
+
+    #[test]
+    fn plugin_identities_run_only_where_the_host_allows() {
+        let (a, public) = test_identity();
+        let text = format!("{PLUGIN_ID}\n{a}\n");
+        let mut set = IdentitySet::parse_text(&text, "k").unwrap();
+        assert_eq!(set.len(), 2);
+        assert!(set.labels().contains(&"k (plugin hstest)".to_string()));
+        // A native identity that fits: no plugin needed, whatever the host.
+        let r = crate::keys::recipient::Recipient::parse(&public).unwrap();
+        let armored = r.wrap(&[3u8; 32]).unwrap();
+        assert!(set.unwrap(&armored).unwrap().is_some());
+        // Nothing fits natively: a bare set refuses to run the plugin, saying so.
+        let (_, stranger) = test_identity();
+        let other = crate::keys::recipient::Recipient::parse(&stranger)
+            .unwrap()
+            .wrap(&[3u8; 32])
+            .unwrap();
+        let err = set.unwrap(&other).unwrap_err();
+        assert!(
+            err.message.contains("cannot be used here"),
+            "{}",
+            err.message
+        );
+        // install's host without a binary for the plugin: named in the error.
+        set.set_plugin_host(PluginHost::Fixed(Default::default()));
+        let err = set.unwrap(&other).unwrap_err();
+        assert!(
+            err.message.contains("no binary for plugin \"hstest\""),
+            "{}",
+            err.message
+        );
+        assert!(first_age_recipient(PLUGIN_ID, "k")
+            .unwrap_err()
+            .message
+            .contains("plugin"));
     }
 
     #[test]
