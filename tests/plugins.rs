@@ -29,8 +29,8 @@ fn plugin_dir() -> &'static Path {
         assert!(status.success(), "building the test plugin failed");
         let built = Path::new(env!("CARGO_BIN_EXE_hostseal")).with_file_name("age-plugin-hstest");
         assert!(built.exists(), "{} missing", built.display());
-        // A private directory holding only the plugin, so PATH exposes nothing else of target/.
-        let dir = std::env::temp_dir().join(format!("hstest-plugin-{}", std::process::id()));
+        // A directory holding only the plugin, so PATH exposes nothing else of target/.
+        let dir = built.with_file_name("hstest-plugin-path");
         std::fs::create_dir_all(&dir).unwrap();
         let dest = dir.join("age-plugin-hstest");
         let _ = std::fs::remove_file(&dest);
