@@ -74,18 +74,12 @@ pub fn validate(raw: RawManifest, d: &Defaults, nixos_action: bool) -> Result<Pl
         gnupg_home: raw.gnupg_home.is_some_and(|g| !g.is_empty()),
         age_plugins: paths("agePlugins", raw.age_plugins)?,
         systemd_creds: credstore_binary(raw.systemd_creds.as_deref(), &items)?,
-        credstore_roots: Roots {
-            plain: abs_path(
-                "credstoreDir",
-                raw.credstore_dir.as_deref(),
-                credstore::DEFAULT_PLAIN_ROOT,
-            )?,
-            encrypted: abs_path(
-                "credstoreEncryptedDir",
-                raw.credstore_encrypted_dir.as_deref(),
-                credstore::DEFAULT_ENCRYPTED_ROOT,
-            )?,
-        },
+        credstore_roots: credstore_roots(
+            raw.credstore_dir.as_deref(),
+            raw.credstore_encrypted_dir.as_deref(),
+            &mount_point,
+            &symlink_path,
+        )?,
         restart_via,
         restart_lists_dir,
         status_file,
@@ -275,6 +269,40 @@ fn credstore_kind(
         ));
     }
     Ok(Some(kind))
+}
+
+/// `credstoreDir` / `credstoreEncryptedDir`: absolute, distinct, outside the mount point and
+/// `symlinkPath` (they become symlinks into it), and not `/`.
+fn credstore_roots(
+    plain: Option<&str>,
+    encrypted: Option<&str>,
+    mount: &Path,
+    link: &Path,
+) -> Result<Roots, Error> {
+    let plain = abs_path("credstoreDir", plain, credstore::DEFAULT_PLAIN_ROOT)?;
+    let encrypted = abs_path(
+        "credstoreEncryptedDir",
+        encrypted,
+        credstore::DEFAULT_ENCRYPTED_ROOT,
+    )?;
+    for (what, p) in [
+        ("credstoreDir", &plain),
+        ("credstoreEncryptedDir", &encrypted),
+    ] {
+        ensure_outside(mount, p, what)?;
+        ensure_outside(link, p, what)?;
+        if p == Path::new("/") || link.starts_with(p) || mount.starts_with(p) {
+            return Err(Error::config(format!(
+                "{what}: must not be / or hold secretsMountPoint or symlinkPath"
+            )));
+        }
+    }
+    if plain == encrypted {
+        return Err(Error::config(
+            "credstoreEncryptedDir: must differ from credstoreDir",
+        ));
+    }
+    Ok(Roots { plain, encrypted })
 }
 
 /// `systemdCreds`: an absolute path, required when a secret is `encrypted`.
@@ -665,6 +693,18 @@ mod tests {
             (
                 r#"{"credstoreDir":"run/credstore","secrets":[]}"#.into(),
                 "credstoreDir",
+            ),
+            (
+                r#"{"credstoreDir":"/run/secrets/x","secrets":[]}"#.into(),
+                "credstoreDir",
+            ),
+            (
+                r#"{"credstoreEncryptedDir":"/run","secrets":[]}"#.into(),
+                "credstoreEncryptedDir",
+            ),
+            (
+                r#"{"credstoreEncryptedDir":"/run/credstore","secrets":[]}"#.into(),
+                "credstoreEncryptedDir",
             ),
         ] {
             let e = plan(&json).unwrap_err();
