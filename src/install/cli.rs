@@ -87,14 +87,11 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
         // Before any key or sealed file is read.
         user_mode::before_install(&plan, scope, mount_opts)?;
     }
-    if !plan.age_plugins.is_empty() {
-        run::log("agePlugins are not supported by this build: plugin identities are skipped");
-    }
     if plan.gnupg_home {
         run::log("gnupgHome is ignored: PGP is not supported (files only PGP can open will fail)");
     }
     let (keys, warnings) = identities::read_all(&identities::key_paths(&plan));
-    let (opener, more) = HostOpener::new(&keys);
+    let (opener, more) = HostOpener::new(&keys, &plan.age_plugins);
     drop(keys);
     for w in warnings.iter().chain(&more) {
         run::log(&format!("key file {w}"));

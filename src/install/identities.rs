@@ -9,6 +9,7 @@ use super::plan::Plan;
 use crate::error::Error;
 use crate::format::Format;
 use crate::keys::identity::IdentitySet;
+use crate::keys::plugin::{PluginHost, PluginPaths};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -65,10 +66,12 @@ pub struct HostOpener {
 
 impl HostOpener {
     /// Builds the identity set from key file bytes; parse errors are warnings (line numbers
-    /// only, as the keys module reports them).
-    pub fn new(keys: &[KeyFile]) -> (HostOpener, Vec<String>) {
+    /// only, as the keys module reports them). Plugin identities run only the binaries in
+    /// `plugins` (the manifest's `agePlugins`), never one found on `PATH`, never prompting.
+    pub fn new(keys: &[KeyFile], plugins: &[PathBuf]) -> (HostOpener, Vec<String>) {
         let mut ids = IdentitySet::new();
-        let mut warnings = Vec::new();
+        let (paths, mut warnings) = PluginPaths::from_list(plugins);
+        ids.set_plugin_host(PluginHost::Fixed(paths));
         let mut count = 0usize;
         for k in keys {
             match add_identity(&mut ids, &k.bytes, &k.source) {

@@ -80,6 +80,16 @@ pub struct RawManifest {
     /// hostseal: absolute paths of age plugin binaries allowed in install.
     #[serde(default)]
     pub age_plugins: Option<Vec<String>>,
+    /// hostseal: absolute path of `systemd-creds` (needed by `credstore: "encrypted"`).
+    #[serde(default)]
+    pub systemd_creds: Option<String>,
+    /// hostseal: where systemd looks for plain credentials (default `/run/credstore`).
+    #[serde(default)]
+    pub credstore_dir: Option<String>,
+    /// hostseal: where systemd looks for encrypted credentials (default
+    /// `/run/credstore.encrypted`).
+    #[serde(default)]
+    pub credstore_encrypted_dir: Option<String>,
 }
 
 /// sops-nix's `logging` object.
@@ -142,6 +152,13 @@ pub struct RawSecret {
     /// `cloudflared-token`); set by the Nix module for tunnels.
     #[serde(default)]
     pub validate: Option<String>,
+    /// hostseal: deliver as a systemd credential, `plain` or `encrypted` (docs/credstore.md).
+    #[serde(default)]
+    pub credstore: Option<String>,
+    /// hostseal: the `systemd-creds` key for `encrypted`: `auto` (default), `host`, `tpm2`,
+    /// `host+tpm2`.
+    #[serde(default)]
+    pub credstore_key: Option<String>,
 }
 
 /// sops-nix writes `templates` as an object keyed by name; hostseal also accepts a list.

@@ -8,6 +8,7 @@
 pub mod check;
 pub mod cli;
 pub mod credentials;
+pub mod credstore;
 pub mod custom_paths;
 pub mod defaults;
 pub mod extract;

@@ -84,6 +84,8 @@ pub struct Item {
     pub on_failure: OnFailure,
     /// A check of the bytes before they are installed.
     pub check: Option<super::credentials::Check>,
+    /// Delivered as a systemd credential (`rel` is then `credstore(.encrypted)/<name>`).
+    pub credstore: Option<super::credstore::Credstore>,
 }
 
 impl Item {
@@ -124,6 +126,10 @@ pub struct Plan {
     pub gnupg_home: bool,
     /// Allowed age plugin binaries.
     pub age_plugins: Vec<PathBuf>,
+    /// `systemd-creds`, for encrypted credentials.
+    pub systemd_creds: Option<PathBuf>,
+    /// The directories systemd searches for credentials, linked into the generation.
+    pub credstore_roots: super::credstore::Roots,
     /// How units are restarted.
     pub restart_via: RestartVia,
     /// Where activation lists live.

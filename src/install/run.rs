@@ -11,7 +11,7 @@ use super::templates;
 use super::units::{self, UnitSet};
 use super::users::{self, Resolver};
 use super::validate::shown;
-use super::{custom_paths, fs, lock, user_mode};
+use super::{credstore, custom_paths, fs, lock, user_mode};
 use crate::error::{Error, Kind};
 use crate::secret::SecretBytes;
 use nix::sys::stat::FileStat;
@@ -110,6 +110,28 @@ fn render(
             )
         },
     )
+}
+
+/// Encrypted credentials: each plaintext becomes `systemd-creds` output (the previous
+/// ciphertext when the plaintext did not change), so only ciphertext is ever written.
+fn seal_credentials(plan: &Plan, produced: &mut [Produced], prev: Option<&OwnedFd>) {
+    for (item, p) in plan.items.iter().zip(produced.iter_mut()) {
+        let (Some(credstore::Credstore::Encrypted(key)), Ok(plain)) = (item.credstore, &p.bytes)
+        else {
+            continue;
+        };
+        let previous = prev_file(prev, &item.rel);
+        let sealed = credstore::seal(
+            plan.systemd_creds.as_deref(),
+            &item.name,
+            key,
+            plain.expose(),
+            previous.as_ref().map(|f| f.bytes.as_slice()),
+        );
+        p.bytes = sealed
+            .map(SecretBytes::new)
+            .map_err(|m| Failure::new("credential-encrypt-failed", m));
+    }
 }
 
 /// The previous copy of an item: stat and bytes, if it was a regular file.
@@ -291,7 +313,8 @@ pub fn dry_run(plan: &Plan, opener: &dyn Opener, resolver: &dyn Resolver) -> Rep
         .and_then(|m| generation::previous(m, &plan.mount_point, &slot));
     let prev_status = status::read(&plan.status_file).ok();
     let first = !matches!(slot, LinkSlot::Symlink(_));
-    let produced = produce(plan, opener, resolver);
+    let mut produced = produce(plan, opener, resolver);
+    seal_credentials(plan, &mut produced, prev.as_ref().map(|p| &p.1));
     let d = decide_all(plan, produced, prev.as_ref().map(|p| &p.1), first);
     log_changes(plan, &d, prev_status.as_ref(), true);
     for u in &d.units.restart {
@@ -483,7 +506,8 @@ impl<'p> Ctx<'p> {
         let target = plan.mount_point.join(n.to_string());
         generation::switch_link(&self.link_dir, self.link_name, &target, &self.slot)
             .map_err(|e| sys_err(&plan.symlink_path, e))?;
-        let links = custom_links(plan, &d, self.prev_status.as_ref());
+        let mut links = custom_links(plan, &d, self.prev_status.as_ref());
+        links.extend(credstore_links(plan, &d));
         for line in units::announce(&plan.restart_via, &d.units) {
             log(&line);
         }
@@ -512,7 +536,8 @@ pub fn install(
     let n = generation::next_number(&ctx.mount_dir, ctx.prev_n())
         .map_err(|e| sys_err(&plan.mount_point, e))?;
     let first = !matches!(ctx.slot, LinkSlot::Symlink(_));
-    let produced = produce(plan, opener, resolver);
+    let mut produced = produce(plan, opener, resolver);
+    seal_credentials(plan, &mut produced, ctx.prev.as_ref().map(|p| &p.1));
     let mut d = decide_all(plan, produced, ctx.prev.as_ref().map(|p| &p.1), first);
     let staging = Staging::create(&ctx.mount_dir).map_err(|e| sys_err(&plan.mount_point, e))?;
     build(&staging, plan, &mut d);
@@ -580,7 +605,19 @@ fn write_status(plan: &Plan, st: &Status) {
 }
 
 /// Step 7: writes every decided item into the staging directory; a failed write fails it.
+/// Credential directories are made first, `0700` (only root, i.e. systemd, looks inside).
 fn build(staging: &Staging, plan: &Plan, d: &mut Decided) {
+    for dir in [credstore::PLAIN_DIR, credstore::ENCRYPTED_DIR] {
+        if plan
+            .items
+            .iter()
+            .any(|i| i.credstore.map(|c| c.dir()) == Some(dir))
+        {
+            if let Err(e) = fs::mkdir_exact(&staging.dir, dir, 0o700) {
+                log(&format!("cannot make {dir}: {}", e.desc().to_lowercase()));
+            }
+        }
+    }
     for (item, o) in plan.items.iter().zip(d.outcomes.iter_mut()) {
         let Decision::Write {
             bytes, uid, gid, ..
@@ -648,6 +685,49 @@ fn custom_links(
             let p = PathBuf::from(p);
             if custom_paths::unlink_if_ours(&p, &plan.symlink_path.join(&old.name)) {
                 log(&format!("removed the symlink {}", p.display()));
+            }
+        }
+    }
+    out
+}
+
+/// After the switch: `credstoreDir` / `credstoreEncryptedDir` point into the current
+/// generation through `symlinkPath` when a credential of their kind is installed, and an old
+/// link of ours goes when none is left. A link that cannot be made fails its credentials.
+fn credstore_links(plan: &Plan, d: &Decided) -> BTreeMap<String, Failure> {
+    let mut out = BTreeMap::new();
+    let roots = &plan.credstore_roots;
+    for (dir, root) in [
+        (credstore::PLAIN_DIR, &roots.plain),
+        (credstore::ENCRYPTED_DIR, &roots.encrypted),
+    ] {
+        let target = plan.symlink_path.join(dir);
+        let ours: Vec<&Item> = plan
+            .items
+            .iter()
+            .zip(&d.outcomes)
+            .filter(|(i, o)| {
+                i.credstore.map(|c| c.dir()) == Some(dir)
+                    && matches!(o.decision, Decision::Write { .. })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if ours.is_empty() {
+            if credstore::unlink_root(root, &target) {
+                log(&format!("removed the symlink {}", root.display()));
+            }
+            continue;
+        }
+        if let Err(m) = credstore::link_root(root, &target) {
+            log(&format!("credential directory {}: {m}", root.display()));
+            for i in ours {
+                out.insert(
+                    i.rel.clone(),
+                    Failure::new(
+                        "path-refused",
+                        format!("credential directory {}: {m}", root.display()),
+                    ),
+                );
             }
         }
     }

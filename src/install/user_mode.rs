@@ -300,6 +300,13 @@ fn check_under(plan: &Plan, rd: &Path) -> Result<(), Error> {
         if let Some(p) = &item.custom_path {
             written.push((format!("{}: path", shown(&item.name)), p));
         }
+        if item.credstore.is_some() {
+            // /run/credstore is the system's: systemd reads it for system units only.
+            return Err(Error::config(format!(
+                "{}: credstore: systemd credentials are for system installs, not user mode",
+                shown(&item.name)
+            )));
+        }
     }
     for (what, p) in written {
         outside(&what, p, rd)?;
@@ -538,6 +545,16 @@ mod tests {
         assert_eq!(p.items[0].owner, super::super::plan::Principal::Id(4242));
         assert_eq!(p.items[0].group, super::super::plan::Principal::Id(4343));
         assert_eq!(p.mode, Mode::User(scope()));
+    }
+
+    #[test]
+    fn credstore_refused_in_user_mode() {
+        let e = plan_of(
+            r#"{"userMode":true,"secrets":[{"name":"a","sopsFile":"/s","credstore":"plain"}]}"#,
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 6);
+        assert!(e.message.contains("not user mode"), "{e}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! changes nothing. Messages name the secret and the field, never a value that could be secret.
 
 use super::credentials::Check;
+use super::credstore::{self, CredKey, Credstore, Roots};
 use super::defaults::Defaults;
 use super::manifest::{RawManifest, RawSecret, RawTemplate, RawTemplates};
 use super::plan::{Item, OnFailure, Plan, Principal, RestartVia, Source};
@@ -72,6 +73,13 @@ pub fn validate(raw: RawManifest, d: &Defaults, nixos_action: bool) -> Result<Pl
         ssh_key_paths: paths("sshKeyPaths", raw.ssh_key_paths)?,
         gnupg_home: raw.gnupg_home.is_some_and(|g| !g.is_empty()),
         age_plugins: paths("agePlugins", raw.age_plugins)?,
+        systemd_creds: credstore_binary(raw.systemd_creds.as_deref(), &items)?,
+        credstore_roots: credstore_roots(
+            raw.credstore_dir.as_deref(),
+            raw.credstore_encrypted_dir.as_deref(),
+            &mount_point,
+            &symlink_path,
+        )?,
         restart_via,
         restart_lists_dir,
         status_file,
@@ -119,6 +127,12 @@ impl Ctx<'_> {
             on_failure(s.on_failure.as_deref().unwrap_or(&self.d.secret.on_failure))
                 .ok_or_else(|| Error::config(what("onFailure: must be \"keep\" or \"remove\"")))?;
         let (owner, group) = principals(s.owner, s.uid, s.group, s.gid, Some(&self.d.secret.owner));
+        let credstore = credstore_kind(&name, s.credstore.as_deref(), s.credstore_key.as_deref())?;
+        if credstore.is_some() && s.path.is_some() {
+            return Err(Error::config(what(
+                "path: a credstore secret has no custom path (systemd finds it by name)",
+            )));
+        }
         let check = match s.validate.as_deref() {
             None => None,
             Some(v) => Some(Check::from_name(v).ok_or_else(|| {
@@ -130,10 +144,16 @@ impl Ctx<'_> {
         Ok(Item {
             check,
             custom_path: self.custom_path(&what("path"), s.path.as_deref(), &name)?,
-            mode: mode(
-                &what("mode"),
-                s.mode.as_deref().unwrap_or(&self.d.secret.mode),
-            )?,
+            mode: match (
+                credstore,
+                mode(
+                    &what("mode"),
+                    s.mode.as_deref().unwrap_or(&self.d.secret.mode),
+                )?,
+            ) {
+                (Some(_), _) => 0o400,
+                (None, m) => m,
+            },
             restart_units: units(&what("restartUnits"), s.restart_units)?,
             reload_units: units(&what("reloadUnits"), s.reload_units)?,
             source: Source::Sealed {
@@ -142,11 +162,24 @@ impl Ctx<'_> {
                 key,
                 entry: s.entry,
             },
-            rel: name.clone(),
+            rel: match credstore {
+                Some(c) => format!("{}/{name}", c.dir()),
+                None => name.clone(),
+            },
             name,
-            owner,
-            group,
+            // A credential is root's alone: systemd reads it and hands it to the unit.
+            owner: if credstore.is_some() {
+                Principal::Id(0)
+            } else {
+                owner
+            },
+            group: if credstore.is_some() {
+                Principal::Id(0)
+            } else {
+                group
+            },
             on_failure,
+            credstore,
         })
     }
 
@@ -179,6 +212,7 @@ impl Ctx<'_> {
             group,
             on_failure: OnFailure::Keep,
             check: None,
+            credstore: None,
         })
     }
 
@@ -202,6 +236,88 @@ impl Ctx<'_> {
         }
         Ok(Some(p))
     }
+}
+
+/// A secret's `credstore` and `credstoreKey`: `plain` | `encrypted` (absent: an ordinary
+/// file); the key only with `encrypted`, default `auto`. The name must be a credential name.
+fn credstore_kind(
+    name: &str,
+    kind: Option<&str>,
+    key: Option<&str>,
+) -> Result<Option<Credstore>, Error> {
+    let what = |f: &str| Error::config(format!("secret {}: {f}", shown(name)));
+    let kind = match kind {
+        None => {
+            return match key {
+                Some(_) => Err(what("credstoreKey: only with credstore = \"encrypted\"")),
+                None => Ok(None),
+            }
+        }
+        Some("plain") if key.is_some() => {
+            return Err(what("credstoreKey: only with credstore = \"encrypted\""))
+        }
+        Some("plain") => Credstore::Plain,
+        Some("encrypted") => {
+            Credstore::Encrypted(CredKey::from_name(key.unwrap_or("auto")).ok_or_else(|| {
+                what("credstoreKey: must be \"auto\", \"host\", \"tpm2\" or \"host+tpm2\"")
+            })?)
+        }
+        Some(_) => return Err(what("credstore: must be \"plain\" or \"encrypted\"")),
+    };
+    if !credstore::valid_name(name) {
+        return Err(what(
+            "name: a credential name has no `/`, space or control character",
+        ));
+    }
+    Ok(Some(kind))
+}
+
+/// `credstoreDir` / `credstoreEncryptedDir`: absolute, distinct, outside the mount point and
+/// `symlinkPath` (they become symlinks into it), and not `/`.
+fn credstore_roots(
+    plain: Option<&str>,
+    encrypted: Option<&str>,
+    mount: &Path,
+    link: &Path,
+) -> Result<Roots, Error> {
+    let plain = abs_path("credstoreDir", plain, credstore::DEFAULT_PLAIN_ROOT)?;
+    let encrypted = abs_path(
+        "credstoreEncryptedDir",
+        encrypted,
+        credstore::DEFAULT_ENCRYPTED_ROOT,
+    )?;
+    for (what, p) in [
+        ("credstoreDir", &plain),
+        ("credstoreEncryptedDir", &encrypted),
+    ] {
+        ensure_outside(mount, p, what)?;
+        ensure_outside(link, p, what)?;
+        if p == Path::new("/") || link.starts_with(p) || mount.starts_with(p) {
+            return Err(Error::config(format!(
+                "{what}: must not be / or hold secretsMountPoint or symlinkPath"
+            )));
+        }
+    }
+    if plain == encrypted {
+        return Err(Error::config(
+            "credstoreEncryptedDir: must differ from credstoreDir",
+        ));
+    }
+    Ok(Roots { plain, encrypted })
+}
+
+/// `systemdCreds`: an absolute path, required when a secret is `encrypted`.
+fn credstore_binary(value: Option<&str>, items: &[Item]) -> Result<Option<PathBuf>, Error> {
+    let path = opt_path("systemdCreds", value)?;
+    let needed = items
+        .iter()
+        .any(|i| matches!(i.credstore, Some(Credstore::Encrypted(_))));
+    if needed && path.is_none() {
+        return Err(Error::config(
+            "systemdCreds: required (absolute path of systemd-creds) when a secret has credstore = \"encrypted\"",
+        ));
+    }
+    Ok(path)
 }
 
 /// Names in messages: shown as JSON strings so control characters cannot forge log lines.
@@ -524,6 +640,78 @@ mod tests {
         assert_eq!(s.owner, Principal::Name("root".into()));
         assert_eq!(s.group, Principal::OwnersPrimary);
         assert_eq!(s.on_failure, OnFailure::Keep);
+    }
+
+    #[test]
+    fn credstore_fields() {
+        let p = plan(
+            r#"{"systemdCreds":"/usr/bin/systemd-creds","secrets":[
+            {"name":"a","sopsFile":"/s.yaml","credstore":"encrypted","owner":"nobody","mode":"0644"},
+            {"name":"b","sopsFile":"/s.yaml","credstore":"encrypted","credstoreKey":"host+tpm2"},
+            {"name":"c","sopsFile":"/s.yaml","credstore":"plain"}]}"#
+        )
+        .unwrap();
+        let a = &p.items[0];
+        assert_eq!(a.rel, "credstore.encrypted/a");
+        assert_eq!(a.credstore, Some(Credstore::Encrypted(CredKey::Auto)));
+        assert_eq!(
+            (a.mode, &a.owner, &a.group),
+            (0o400, &Principal::Id(0), &Principal::Id(0))
+        );
+        assert_eq!(
+            p.items[1].credstore,
+            Some(Credstore::Encrypted(CredKey::HostTpm2))
+        );
+        assert_eq!(p.items[2].rel, "credstore/c");
+        assert_eq!(p.credstore_roots.plain, Path::new("/run/credstore"));
+        assert_eq!(
+            p.credstore_roots.encrypted,
+            Path::new("/run/credstore.encrypted")
+        );
+        assert_eq!(
+            p.systemd_creds.as_deref(),
+            Some(Path::new("/usr/bin/systemd-creds"))
+        );
+        // Errors: exit 6, naming the field.
+        for (json, field) in [
+            (with_secret(r#","credstore":"encrypted""#), "systemdCreds"),
+            (with_secret(r#","credstore":"sealed""#), "credstore"),
+            (with_secret(r#","credstoreKey":"host""#), "credstoreKey"),
+            (with_secret(r#","credstore":"plain","credstoreKey":"host""#), "credstoreKey"),
+            (with_secret(r#","credstore":"plain","path":"/etc/x""#), "path"),
+            (
+                r#"{"systemdCreds":"/x","secrets":[{"name":"a","sopsFile":"/s","credstore":"encrypted","credstoreKey":"tpm"}]}"#.into(),
+                "credstoreKey",
+            ),
+            (
+                r#"{"secrets":[{"name":"d/e","sopsFile":"/s","credstore":"plain"}]}"#.into(),
+                "credential name",
+            ),
+            (
+                r#"{"systemdCreds":"bin/systemd-creds","secrets":[]}"#.into(),
+                "systemdCreds",
+            ),
+            (
+                r#"{"credstoreDir":"run/credstore","secrets":[]}"#.into(),
+                "credstoreDir",
+            ),
+            (
+                r#"{"credstoreDir":"/run/secrets/x","secrets":[]}"#.into(),
+                "credstoreDir",
+            ),
+            (
+                r#"{"credstoreEncryptedDir":"/run","secrets":[]}"#.into(),
+                "credstoreEncryptedDir",
+            ),
+            (
+                r#"{"credstoreEncryptedDir":"/run/credstore","secrets":[]}"#.into(),
+                "credstoreEncryptedDir",
+            ),
+        ] {
+            let e = plan(&json).unwrap_err();
+            assert_eq!(e.exit_code(), 6, "{json}");
+            assert!(e.message.contains(field), "{json}: {}", e.message);
+        }
     }
 
     #[test]
