@@ -1,11 +1,11 @@
 //! Step 4 of SPEC §3: the host's identities, from the manifest only (`ageKeyFile`,
-//! `ageSshKeyPaths`, `sshKeyPaths`). Each key file is opened `O_NONBLOCK|O_CLOEXEC|O_NOFOLLOW`,
-//! must be a regular file ≤ 64 KiB, and is handed to the keys module as bytes; derived keys
-//! exist only in memory.
+//! `ageSshKeyPaths`, `sshKeyPaths`). Each key file must pass the trust rule for identities
+//! ([`super::trust`]: root-owned, 0400/0600, regular, ≤ 64 KiB, reached through root-controlled
+//! directories) and is handed to the keys module as bytes; derived keys exist only in memory.
 
 use super::extract::{Decrypted, Opener, PlainTree};
-use super::fs;
 use super::plan::Plan;
+use super::trust;
 use crate::error::Error;
 use crate::format::Format;
 use crate::keys::identity::IdentitySet;
@@ -50,10 +50,10 @@ pub fn read_all(paths: &[PathBuf]) -> (Vec<KeyFile>, Vec<String>) {
 }
 
 fn read_key(p: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
-    let (fd, _) = fs::open_input(p, MAX_KEY_FILE)?;
-    fs::read_capped(&fd, MAX_KEY_FILE)
-        .map(Zeroizing::new)
-        .map_err(|e| e.message())
+    trust::read_trusted_file(p, trust::Use::Identity, MAX_KEY_FILE).map_err(|e| match e.hint(p) {
+        Some(h) => format!("{e} (hint: {h})"),
+        None => e.to_string(),
+    })
 }
 
 /// The real opener: the sops core with the host's identities.
@@ -109,14 +109,27 @@ mod tests {
 
     #[test]
     fn missing_and_oversized_key_files_are_warnings() {
-        let t = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        if !crate::install::trust::test_support::is_root() {
+            eprintln!("skipped: needs root (key files must be root-owned)");
+            return;
+        }
+        let t = crate::install::trust::test_support::trusted_tmp();
         let big = t.path().join("big");
         std::fs::write(&big, vec![b'x'; 70 * 1024]).unwrap();
         let ok = t.path().join("ok");
         std::fs::write(&ok, b"AGE-SECRET-KEY-1X\n").unwrap();
-        let (keys, warns) = read_all(&[t.path().join("missing"), big, ok]);
+        std::fs::set_permissions(&ok, std::fs::Permissions::from_mode(0o400)).unwrap();
+        let open = t.path().join("open");
+        std::fs::write(&open, b"AGE-SECRET-KEY-1X\n").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (keys, warns) = read_all(&[t.path().join("missing"), big, ok, open.clone()]);
         assert_eq!(keys.len(), 1);
-        assert_eq!(warns.len(), 2);
+        assert_eq!(warns.len(), 3);
+        assert!(
+            warns[2].contains(&format!("chmod 0400 {}", open.display())),
+            "{warns:?}"
+        );
         assert!(warns.iter().all(|w| !w.contains("AGE-SECRET")));
     }
 }
