@@ -4,7 +4,7 @@ use super::identities::{self, HostOpener};
 use super::mount::MountOpts;
 use super::run::{self, Options};
 use super::users::{IgnorePasswd, Nss, Resolver};
-use super::{check, defaults, manifest, status, validate};
+use super::{check, defaults, manifest, status, unknown_fields, validate};
 use crate::error::Error;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -120,6 +120,9 @@ pub fn load_plan(path: &Path, nixos_action: bool) -> Result<super::plan::Plan, E
         return Err(Error::config("manifest is larger than 16 MiB").with_file(file));
     }
     let raw = manifest::parse(&bytes).map_err(|m| Error::config(m).with_file(file.clone()))?;
+    for u in unknown_fields::find(&bytes) {
+        eprintln!("hostseal: warning: {file}: {}", u.message());
+    }
     let d = defaults::load()?;
     validate::validate(raw, &d, nixos_action).map_err(|e| e.with_file(file))
 }

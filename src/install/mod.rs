@@ -24,5 +24,6 @@ pub mod status;
 pub mod templates;
 pub mod trust;
 pub mod units;
+pub mod unknown_fields;
 pub mod users;
 pub mod validate;
