@@ -208,7 +208,10 @@ fn credentials(bytes: &[u8]) -> Option<usize> {
         return None;
     }
     let found = parsed_json(bytes).or_else(|| parsed_yaml(bytes))?;
-    found.then_some(1)
+    let mention = bytes
+        .windows(12)
+        .position(|w| w.eq_ignore_ascii_case(b"tunnelsecret"));
+    found.then(|| mention.map_or(1, |at| line_of(bytes, at)))
 }
 
 fn parsed_json(bytes: &[u8]) -> Option<bool> {
