@@ -444,6 +444,36 @@ mod tests {
     }
 
     #[test]
+    fn nix_store_paths_pass_though_the_store_is_group_writable() {
+        let store = Path::new("/nix/store");
+        let sticky_group_writable =
+            std::fs::metadata(store).is_ok_and(|m| m.permissions().mode() & 0o1020 == 0o1020);
+        if !is_root() || !sticky_group_writable {
+            eprintln!("skipped: needs root and a multi-user /nix/store (root, 1775)");
+            return;
+        }
+        let entry = store.join(format!("{}-hostseal-trust-test", std::process::id()));
+        std::fs::create_dir(&entry).unwrap();
+        let f = entry.join("sealed.yaml");
+        std::fs::write(&f, b"x").unwrap();
+        chmod(&f, 0o444);
+        chmod(&entry, 0o555);
+        let r = open_trusted_file(&f, Use::Input, 10);
+        chmod(&entry, 0o755);
+        std::fs::remove_dir_all(&entry).unwrap();
+        assert!(r.is_ok(), "{r:?}");
+        // The exception is for /nix/store itself, not for other directories like it.
+        let t = trusted_tmp();
+        std::fs::create_dir(t.path().join("store")).unwrap();
+        chmod(&t.path().join("store"), 0o1775);
+        std::fs::write(t.path().join("store/f"), b"x").unwrap();
+        assert!(matches!(
+            open_trusted_file(&t.path().join("store/f"), Use::Input, 10),
+            Err(TrustError::UntrustedDir(_))
+        ));
+    }
+
+    #[test]
     fn executable_runs_the_checked_inode() {
         if !is_root() {
             eprintln!("skipped: needs root (files must be root-owned)");
