@@ -1,10 +1,10 @@
-//! Well-known secret shapes (`check --staged`, see `docs/commit-workflow.md`): content that is a
-//! secret whatever the rules say — private keys, cloudflared credentials and tunnel tokens —
-//! also when disguised: credentials with keys in any case, after a BOM, nested at any depth of
-//! JSON or YAML; tokens in either base64 alphabet or folded over lines; age keys in lower case
-//! or split over lines. Inside a sealed file the same shapes are looked for in what is left in
-//! clear (every `ENC[…]` value blanked first). Found by shape only; what is reported is the kind
-//! of secret and its line, never its bytes.
+//! Well-known secret shapes (`check --staged`, see `docs/commit-workflow.md` and
+//! `docs/hardening.md`): content that is a secret whatever the rules say — private keys,
+//! cloudflared credentials and tunnel tokens — also when disguised: credentials with keys in any
+//! case, after a BOM, nested at any depth of JSON or YAML; tokens in either base64 alphabet or
+//! folded over lines; age keys in lower case or split over lines. Inside a sealed file the same
+//! shapes are looked for in what is left in clear (every `ENC[…]` value blanked first). Found by
+//! shape only; what is reported is the kind of secret and its line, never its bytes.
 
 use base64::alphabet::{Alphabet, STANDARD, URL_SAFE};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};

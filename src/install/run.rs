@@ -44,7 +44,7 @@ pub struct Report {
 
 impl Report {
     /// 0; 7 when anything failed, was stale or was refused; else 1 when the status file or the
-    /// restarts failed (see `docs/cli.md`).
+    /// restarts failed (see `docs/hardening.md`).
     pub fn exit_code(&self) -> u8 {
         if self.status.degraded() {
             Kind::InstallFailed.exit_code()

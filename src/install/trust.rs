@@ -1,6 +1,7 @@
 //! The one trust rule for every file root reads at activation (sealed files, template files,
 //! identity files, the `systemctl` binary, age plugins, …): whoever can change such a file, or
-//! any directory on its path, decides what root installs or runs. See `docs/security.md`.
+//! any directory on its path, decides what root installs or runs. See `docs/hardening.md` and
+//! SECURITY.md.
 //!
 //! A path is trusted when it resolves, fd-relative from `/`, through:
 //!
