@@ -8,10 +8,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Whether the tests run as root; when not, prints why `test` is skipped.
+/// Whether the tests run as root; when not, prints why `test` is skipped — except in CI
+/// (`CI=true`), where a skipped security test would hide a regression, so it fails instead.
 pub fn root_or_skip(test: &str) -> bool {
     let root = nix::unistd::geteuid().is_root();
     if !root {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test} needs root, and CI=true: the security tests must run in CI"
+        );
         eprintln!("SKIPPED {test}: needs root (useradd, chown, mount)");
     }
     root
