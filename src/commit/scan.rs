@@ -160,37 +160,46 @@ pub fn scan_sealed(bytes: &[u8]) -> Vec<Finding> {
     found
 }
 
-/// The text with line folds removed, and where each of its bytes came from.
+/// The text with line folds removed, and where they were (to map offsets back). A copy of
+/// what may be plaintext, so it is wiped on drop.
 struct Joined {
     text: Vec<u8>,
-    origin: Vec<usize>,
+    /// Per fold: its offset in `text`, and how many bytes were removed up to and including it.
+    folds: Vec<(usize, usize)>,
 }
 
 impl Joined {
     fn new(bytes: &[u8]) -> Joined {
         let mut text = Vec::with_capacity(bytes.len());
-        let mut origin = Vec::with_capacity(bytes.len());
-        let mut keep = |from: usize, to: usize| {
-            for i in from..to {
-                if let Some(b) = bytes.get(i) {
-                    text.push(*b);
-                    origin.push(i);
-                }
-            }
-        };
+        let mut folds = Vec::new();
         let mut at = 0;
+        let mut removed = 0usize;
         if let Some(re) = fold_re() {
             for m in re.find_iter(bytes) {
-                keep(at, m.start());
+                text.extend_from_slice(bytes.get(at..m.start()).unwrap_or_default());
+                removed = removed.saturating_add(m.len());
+                folds.push((text.len(), removed));
                 at = m.end();
             }
         }
-        keep(at, bytes.len());
-        Joined { text, origin }
+        text.extend_from_slice(bytes.get(at..).unwrap_or_default());
+        Joined { text, folds }
     }
 
+    /// The offset in the original bytes of offset `i` of the joined text.
     fn origin(&self, i: usize) -> usize {
-        self.origin.get(i).copied().unwrap_or(0)
+        let before = self.folds.partition_point(|(at, _)| *at <= i);
+        let removed = before
+            .checked_sub(1)
+            .and_then(|k| self.folds.get(k))
+            .map_or(0, |(_, r)| *r);
+        i.saturating_add(removed)
+    }
+}
+
+impl Drop for Joined {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.text);
     }
 }
 
