@@ -59,14 +59,18 @@ fn trusted_parent(parent: &Path) -> Result<OwnedFd, String> {
     let refused = |e: super::trust::TrustError| {
         format!("{e}: the mount point must not be under a directory other users can write")
     };
-    match super::trust::open_trusted_dir(parent) {
-        Ok(fd) => Ok(fd),
-        Err(super::trust::TrustError::Missing) => {
-            fs::walk_dir(parent, true).map_err(|e| e.message())?;
-            super::trust::open_trusted_dir(parent).map_err(refused)
+    // The deepest existing ancestor must pass before anything is created under it.
+    for dir in parent.ancestors() {
+        match super::trust::open_trusted_dir(dir) {
+            Ok(_) => break,
+            Err(super::trust::TrustError::Missing) => {}
+            Err(e) => return Err(refused(e)),
         }
-        Err(e) => Err(refused(e)),
     }
+    if !parent.exists() {
+        fs::walk_dir(parent, true).map_err(|e| e.message())?;
+    }
+    super::trust::open_trusted_dir(parent).map_err(refused)
 }
 
 /// An existing mount point owned by another user is refused, never taken over.
