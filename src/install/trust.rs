@@ -292,6 +292,14 @@ fn resolve_inner(
         }
         let last = todo.is_empty();
         if last {
+            // Never open a device or FIFO at all (opening some has effects).
+            let kind = super::fs::kind(&st);
+            if !final_is_dir && kind != SFlag::S_IFREG {
+                return Err(TrustError::NotRegular);
+            }
+            if final_is_dir && kind != SFlag::S_IFDIR {
+                return Err(TrustError::NotDir(shown.display().to_string()));
+            }
             let fd = open_one(&here.fd, &comp, flags)?;
             let st = fstat(&fd).map_err(TrustError::Sys)?;
             return Ok((fd, st));
@@ -299,7 +307,8 @@ fn resolve_inner(
         if super::fs::kind(&st) != SFlag::S_IFDIR {
             return Err(TrustError::NotDir(shown.display().to_string()));
         }
-        let fd = open_one(&here.fd, &comp, OFlag::O_RDONLY | OFlag::O_DIRECTORY)?;
+        let dir_flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let fd = open_one(&here.fd, &comp, dir_flags)?;
         let st = fstat(&fd).map_err(TrustError::Sys)?;
         if !dir_ok(&st, shown == Path::new("/nix/store")) {
             return Err(TrustError::UntrustedDir(shown.display().to_string()));
@@ -437,9 +446,18 @@ mod tests {
             open_trusted_file(tmp.path(), Use::Input, 10).unwrap_err(),
             TrustError::UntrustedDir(_)
         ));
-        // A directory is not a file.
+        // A directory, a FIFO and a device are not files (and are never opened).
         assert_eq!(
             open_trusted_file(t.path(), Use::Input, 10).unwrap_err(),
+            TrustError::NotRegular
+        );
+        nix::unistd::mkfifo(&t.path().join("p"), Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(
+            open_trusted_file(&t.path().join("p"), Use::Input, 10).unwrap_err(),
+            TrustError::NotRegular
+        );
+        assert_eq!(
+            open_trusted_file(Path::new("/dev/null"), Use::Input, 10).unwrap_err(),
             TrustError::NotRegular
         );
     }
