@@ -34,8 +34,9 @@ struct Host {
 
 impl Host {
     fn new() -> Host {
-        let t = tempfile::tempdir().unwrap();
+        let t = common::trusted_tempdir();
         let (key, recipient) = common::age_keygen(t.path(), "host");
+        let key = common::private_copy(&key, t.path());
         Host { t, key, recipient }
     }
     fn p(&self, rel: &str) -> PathBuf {

@@ -94,7 +94,7 @@ struct Setup {
 
 impl Setup {
     fn new(tag: &str) -> Setup {
-        let t = tempfile::tempdir().unwrap();
+        let t = common::trusted_tempdir();
         std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let user = TestUser::new(tag);
         let rt = RuntimeDir::new(&user);

@@ -377,7 +377,7 @@ fn install_opens_through_the_manifest_plugin_only_and_never_prompts() {
     if !root_or_skip("install_opens_through_the_manifest_plugin_only_and_never_prompts") {
         return;
     }
-    let t = tempfile::tempdir().unwrap();
+    let t = common::trusted_tempdir();
     let d = t.path();
     let key = plugin_key(d, "host");
     let (native, native_r) = common::age_keygen(d, "native");
@@ -406,6 +406,24 @@ fn install_opens_through_the_manifest_plugin_only_and_never_prompts() {
         stderr(&o).contains("no binary for plugin \"hstest\""),
         "{}",
         stderr(&o)
+    );
+    assert_eq!(read("p"), None);
+    assert_eq!(read("n").as_deref(), Some("via-native"));
+
+    // A plugin binary others can write is never run (install's trust rule).
+    let _ = std::fs::remove_dir_all(d.join("m"));
+    let _ = std::fs::remove_file(d.join("secrets"));
+    let loose = d.join("loose");
+    std::fs::create_dir_all(&loose).unwrap();
+    let loose_bin = loose.join("age-plugin-hstest");
+    std::fs::copy(&plugin_bin, &loose_bin).unwrap();
+    std::fs::set_permissions(&loose_bin, std::fs::Permissions::from_mode(0o757)).unwrap();
+    let o = install_with(d, &plain_ids, json!([loose_bin]), secrets.clone());
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(7), "{err}");
+    assert!(
+        err.contains("age plugin not run: is writable by group/other"),
+        "{err}"
     );
     assert_eq!(read("p"), None);
     assert_eq!(read("n").as_deref(), Some("via-native"));

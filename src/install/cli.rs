@@ -5,7 +5,7 @@ use super::mount::MountOpts;
 use super::plan::Mode;
 use super::run::{self, Options};
 use super::users::{IgnorePasswd, Nss, Resolver};
-use super::{check, defaults, manifest, status, user_mode, validate};
+use super::{check, defaults, manifest, status, unknown_fields, user_mode, validate};
 use crate::error::Error;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -137,6 +137,9 @@ pub fn load_plan(path: &Path, nixos_action: bool) -> Result<super::plan::Plan, E
         return Err(Error::config("manifest is larger than 16 MiB").with_file(file));
     }
     let raw = manifest::parse(&bytes).map_err(|m| Error::config(m).with_file(file.clone()))?;
+    for u in unknown_fields::find(&bytes) {
+        eprintln!("hostseal: warning: {file}: {}", u.message());
+    }
     let d = defaults::load()?;
     if raw.user_mode == Some(true) {
         let scope = user_mode::caller_scope().map_err(|e| e.with_file(file.clone()))?;

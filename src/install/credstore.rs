@@ -18,7 +18,7 @@ use super::fs;
 use super::generation::{self, LinkSlot};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use zeroize::Zeroizing;
 
 /// The generation's directory of plain credentials.
@@ -130,10 +130,16 @@ impl SystemdCreds<'_> {
         if !self.0.is_absolute() {
             return Err("systemdCreds is not an absolute path".into());
         }
-        // trust: check with install::trust before exec
-        let mut child = Command::new(self.0)
+        let exe = super::trust::check_trusted_executable(self.0).map_err(|e| {
+            let hint = e
+                .hint(self.0)
+                .map(|h| format!(" (hint: {h})"))
+                .unwrap_or_default();
+            format!("systemdCreds {} not run: {e}{hint}", self.0.display())
+        })?;
+        let mut child = exe
+            .command()
             .args(args)
-            .env_clear()
             .current_dir("/")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

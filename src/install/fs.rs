@@ -260,9 +260,9 @@ impl OpenError {
     }
 }
 
-/// Opens a file that is only read (sealed files, key files, template files): `O_NONBLOCK`
-/// (a FIFO cannot hang us), symlinks followed (NixOS impermanence links `/etc/ssh` keys; the
-/// checks apply to the file actually opened, through `fstat` on the fd), regular, ≤ `cap`.
+/// Opens a file that is only parsed, never trusted: `--check-mode sopsfile` in the Nix build
+/// sandbox, where nothing is owned by root. `O_NONBLOCK` (a FIFO cannot hang us), symlinks
+/// followed, regular, ≤ `cap`. Everything read at activation goes through [`super::trust`].
 pub fn open_input(path: &Path, cap: u64) -> Result<(OwnedFd, FileStat), String> {
     let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| match e {

@@ -19,10 +19,10 @@ use super::fs;
 use super::manifest::{RawManifest, RawSecret, RawTemplate, RawTemplates};
 use super::mount::{self, MountOpts};
 use super::plan::{Mode, Plan, Source};
+use super::trust;
 use super::validate::{self, shown};
 use crate::error::Error;
 use nix::errno::Errno;
-use nix::fcntl::{openat, OFlag, AT_FDCWD};
 use nix::sys::stat::{fchmod, fstat, FileStat, Mode as Perm, SFlag};
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -337,11 +337,8 @@ pub fn before_install(plan: &Plan, scope: &UserScope, opts: MountOpts) -> Result
         .with_hint("run it as the user it is for (the home-manager service does); system secrets belong in a manifest without userMode"));
     }
     check_runtime_dir(&scope.runtime_dir, scope.uid, opts)?;
-    let trust = Trust {
-        owner_uid: scope.uid,
-    };
     for p in inputs(plan) {
-        check_input(&p, &trust).map_err(|m| {
+        check_input(&p).map_err(|m| {
             Error::failure(m)
                 .with_file(p.display().to_string())
                 .with_hint("inputs of a user-mode install must be owned by you or root, not writable by others, with no symlink on the way")
@@ -390,69 +387,14 @@ fn inputs(plan: &Plan) -> Vec<PathBuf> {
     out
 }
 
-/// Checks one input path: each directory from `/` trusted ([`Trust::dir_trusted`]), no
-/// symlink, the file regular, owned by a trusted user, not group/other-writable. A missing
-/// file passes: the pipeline reports it for its secret as usual.
-pub fn check_input(path: &Path, trust: &Trust) -> Result<(), String> {
-    let Some((parent, name)) = fs::split_parent(path) else {
-        return Err("not a file path".into());
-    };
-    let mut cur = openat(AT_FDCWD, "/", fs::DIR_FLAGS, Perm::empty()).map_err(desc)?;
-    let mut st = fstat(&cur).map_err(desc)?;
-    let mut sticky = false;
-    for comp in path_components(parent)? {
-        if !trust.dir_trusted(&st, sticky) {
-            return Err(untrusted_dir());
-        }
-        sticky = fs::root_sticky(&st);
-        cur = match fs::open_dir_at(&cur, comp) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => return Ok(()),
-            Err(Errno::ELOOP | Errno::ENOTDIR) => {
-                return Err(format!(
-                    "component {comp:?} is a symlink or not a directory"
-                ))
-            }
-            Err(e) => return Err(desc(e)),
-        };
-        st = fstat(&cur).map_err(desc)?;
+/// Checks one input path under the install's one trust rule ([`super::trust`], which in user
+/// mode trusts the caller besides root). A missing file passes: the pipeline reports it for its
+/// secret as usual.
+pub fn check_input(path: &Path) -> Result<(), String> {
+    match trust::open_trusted_file(path, trust::Use::Input, u64::MAX) {
+        Ok(_) | Err(trust::TrustError::Missing) => Ok(()),
+        Err(e) => Err(e.to_string()),
     }
-    if !trust.dir_trusted(&st, sticky) {
-        return Err(untrusted_dir());
-    }
-    let file = match open_nofollow(&cur, name) {
-        Ok(fd) => fd,
-        Err(Errno::ENOENT) => return Ok(()),
-        Err(Errno::ELOOP) => return Err("is a symlink".into()),
-        Err(e) => return Err(desc(e)),
-    };
-    let fst = fstat(&file).map_err(desc)?;
-    if !trust.input_trusted(&fst) {
-        return Err(format!(
-            "owned by uid {} with mode {:04o}: must be a regular file owned by you or root and not writable by others",
-            fst.st_uid,
-            fst.st_mode & 0o7777
-        ));
-    }
-    Ok(())
-}
-
-fn untrusted_dir() -> String {
-    "a directory on its path is writable by, or owned by, someone other than you or root".into()
-}
-
-fn path_components(p: &Path) -> Result<Vec<&str>, String> {
-    let s = p.to_str().ok_or_else(|| "not UTF-8".to_string())?;
-    let comps: Vec<&str> = s.split('/').filter(|c| !c.is_empty()).collect();
-    if comps.iter().any(|c| *c == "." || *c == "..") {
-        return Err("has a `.` or `..` component".into());
-    }
-    Ok(comps)
-}
-
-fn open_nofollow(dir: &OwnedFd, name: &str) -> Result<OwnedFd, Errno> {
-    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
-    openat(dir, name, flags, Perm::empty())
 }
 
 fn desc(e: Errno) -> String {
@@ -640,23 +582,22 @@ mod tests {
     }
 
     #[test]
-    fn inputs_checked_without_following_symlinks() {
-        let t = tempfile::tempdir().unwrap();
-        let me = Trust::process();
+    fn inputs_checked_by_the_one_trust_rule() {
+        use std::os::unix::fs::{chown, PermissionsExt};
+        if !trust::test_support::is_root() {
+            eprintln!("SKIPPED inputs_checked_by_the_one_trust_rule: needs root");
+            return;
+        }
+        let t = trust::test_support::trusted_tmp();
         let f = t.path().join("s.yaml");
         std::fs::write(&f, b"x").unwrap();
-        use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(check_input(&f, &me), Ok(()));
-        assert_eq!(check_input(&t.path().join("missing"), &me), Ok(()));
+        assert_eq!(check_input(&f), Ok(()));
+        assert_eq!(check_input(&t.path().join("missing")), Ok(()));
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o646)).unwrap();
-        assert!(check_input(&f, &me).is_err());
-        let l = t.path().join("link");
-        std::os::unix::fs::symlink(&f, &l).unwrap();
-        assert_eq!(check_input(&l, &me), Err("is a symlink".into()));
-        let someone = Trust { owner_uid: 4242 };
-        if me.owner_uid != 0 {
-            assert!(check_input(&f, &someone).is_err());
-        }
+        assert!(check_input(&f).is_err());
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        chown(&f, Some(4242), None).unwrap();
+        assert!(check_input(&f).is_err(), "another user's file");
     }
 }

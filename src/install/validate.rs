@@ -56,8 +56,13 @@ pub fn validate(raw: RawManifest, d: &Defaults, nixos_action: bool) -> Result<Pl
         symlink_path: &symlink_path,
     };
     let has_templates = raw.templates.as_ref().is_some_and(|t| !templates_empty(t));
+    // A missing list (a typo such as "secret") would install an empty generation and remove
+    // every secret: only an explicit `[]` means "no secrets".
+    let secrets = raw.secrets.ok_or_else(|| {
+        Error::config("secrets: missing (write \"secrets\": [] to install no secrets)")
+    })?;
     let mut items = Vec::new();
-    for (i, s) in raw.secrets.unwrap_or_default().into_iter().enumerate() {
+    for (i, s) in secrets.into_iter().enumerate() {
         items.push(ctx.secret(i, s, has_templates)?);
     }
     for t in template_list(raw.templates) {
@@ -126,6 +131,7 @@ impl Ctx<'_> {
         let on_failure =
             on_failure(s.on_failure.as_deref().unwrap_or(&self.d.secret.on_failure))
                 .ok_or_else(|| Error::config(what("onFailure: must be \"keep\" or \"remove\"")))?;
+        ids_in_range(&what, s.uid, s.gid)?;
         let (owner, group) = principals(s.owner, s.uid, s.group, s.gid, Some(&self.d.secret.owner));
         let credstore = credstore_kind(&name, s.credstore.as_deref(), s.credstore_key.as_deref())?;
         if credstore.is_some() && s.path.is_some() {
@@ -192,6 +198,7 @@ impl Ctx<'_> {
             Some(f) => Some(input_path(&what("file"), f)?),
             None => None,
         };
+        ids_in_range(&what, t.uid, t.gid)?;
         // sops-nix: owner defaults to null (uid 0) for templates.
         let (owner, group) = principals(t.owner, t.uid, t.group, t.gid, None);
         Ok(Item {
@@ -433,8 +440,27 @@ fn restart_via(raw: &RawManifest, nixos_action: bool) -> Result<RestartVia, Erro
     }
 }
 
-/// sops-nix's owner/uid/group/gid rules: a name wins; `null` means the number (default 0); an
-/// absent group is the owner's primary group when the owner is a name, else `gid`.
+/// `uid`/`gid` 4294967295 is `(uid_t)-1`, which `fchown` reads as "leave unchanged": the file
+/// would stay root's. Refused.
+fn ids_in_range(
+    what: &dyn Fn(&str) -> String,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> Result<(), Error> {
+    for (field, v) in [("uid", uid), ("gid", gid)] {
+        if v == Some(u32::MAX) {
+            return Err(Error::config(what(&format!(
+                "{field}: 4294967295 is not a valid id (chown reads it as \"unchanged\")"
+            ))));
+        }
+    }
+    Ok(())
+}
+
+/// sops-nix's owner/uid/group/gid rules: a name wins; an owner of `null` means the number
+/// (default 0); a group that is absent or `null` (what the Nix module writes when no group is
+/// set) is `gid` when that is non-zero, else the owner's primary group when the owner is a
+/// name, else 0.
 fn principals(
     owner: Option<Option<String>>,
     uid: Option<u32>,
@@ -453,8 +479,7 @@ fn principals(
     };
     let group = match group {
         Some(Some(n)) => Principal::Name(n),
-        Some(None) => Principal::Id(gid.unwrap_or(0)),
-        None => match (gid, &owner) {
+        None | Some(None) => match (gid, &owner) {
             (Some(g), _) if g != 0 => Principal::Id(g),
             (_, Principal::Name(_)) => Principal::OwnersPrimary,
             (g, _) => Principal::Id(g.unwrap_or(0)),
@@ -491,6 +516,12 @@ fn on_failure(s: &str) -> Option<OnFailure> {
 fn units(what: &str, list: Option<Vec<String>>) -> Result<Vec<String>, Error> {
     let list = list.unwrap_or_default();
     for u in &list {
+        if is_template_unit(u) {
+            return Err(Error::config(format!(
+                "{what}: {} is a template unit without an instance (e.g. name@instance.service)",
+                shown(u)
+            )));
+        }
         if !valid_unit(u) {
             return Err(Error::config(format!(
                 "{what}: {} is not a valid unit name",
@@ -499,6 +530,12 @@ fn units(what: &str, list: Option<Vec<String>>) -> Result<Vec<String>, Error> {
         }
     }
     Ok(list)
+}
+
+/// `name@.service`: a template, which systemctl cannot restart.
+pub fn is_template_unit(u: &str) -> bool {
+    u.rsplit_once('.')
+        .is_some_and(|(prefix, _)| prefix.ends_with('@'))
 }
 
 /// systemd unit name grammar: `[A-Za-z0-9:_.\\@-]`, at most 255 bytes, a known type suffix, a
@@ -522,6 +559,7 @@ pub fn valid_unit(u: &str) -> bool {
     };
     u.len() <= 255
         && !prefix.is_empty()
+        && !is_template_unit(u)
         && !u.starts_with('-')
         && !u.starts_with('@')
         && TYPES.contains(&suffix)
@@ -784,27 +822,33 @@ mod tests {
     #[test]
     fn nothing_written_through_the_symlink() {
         for f in ["statusFile", "lockPath", "restartListsDir"] {
-            let j = format!(r#"{{"{f}":"/run/secrets/x"}}"#);
+            let j = format!(r#"{{"secrets":[],"{f}":"/run/secrets/x"}}"#);
             assert_eq!(plan(&j).unwrap_err().exit_code(), 6, "{f}");
         }
     }
 
     #[test]
     fn user_mode_and_systemctl_rules() {
-        assert_eq!(plan(r#"{"userMode":true}"#).unwrap_err().exit_code(), 6);
         assert_eq!(
-            plan(r#"{"restartVia":"systemctl"}"#)
+            plan(r#"{"secrets":[],"userMode":true}"#)
                 .unwrap_err()
                 .exit_code(),
             6
         );
         assert_eq!(
-            plan(r#"{"restartVia":"systemctl","systemctl":"systemctl"}"#)
+            plan(r#"{"secrets":[],"restartVia":"systemctl"}"#)
                 .unwrap_err()
                 .exit_code(),
             6
         );
-        let p = plan(r#"{"restartVia":"systemctl","systemctl":"/bin/systemctl"}"#).unwrap();
+        assert_eq!(
+            plan(r#"{"secrets":[],"restartVia":"systemctl","systemctl":"systemctl"}"#)
+                .unwrap_err()
+                .exit_code(),
+            6
+        );
+        let p = plan(r#"{"secrets":[],"restartVia":"systemctl","systemctl":"/bin/systemctl"}"#)
+            .unwrap();
         assert_eq!(
             p.restart_via,
             RestartVia::Systemctl("/bin/systemctl".into())
@@ -826,5 +870,34 @@ mod tests {
         assert!(!valid_unit("-x.service"));
         assert!(!valid_unit(".service"));
         assert!(!valid_unit("a b.service"));
+        assert!(!valid_unit("a@.service"));
+        assert!(is_template_unit("a@.service"));
+        let e = plan(&with_secret(r#","restartUnits":["a@.service"]"#)).unwrap_err();
+        assert!(
+            e.message.contains("template unit without an instance"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn secrets_list_is_required_and_ids_in_range() {
+        let e = plan(r#"{"secret":[]}"#).unwrap_err();
+        assert_eq!(e.exit_code(), 6);
+        assert!(e.message.contains("secrets: missing"), "{}", e.message);
+        assert!(plan(r#"{"secrets":[]}"#).is_ok());
+        for f in ["uid", "gid"] {
+            let e = plan(&with_secret(&format!(r#","owner":null,"{f}":4294967295"#))).unwrap_err();
+            assert!(e.message.contains("4294967295"), "{}", e.message);
+        }
+        assert!(plan(&with_secret(r#","owner":null,"uid":4294967294"#)).is_ok());
+    }
+
+    #[test]
+    fn group_null_is_the_owners_primary_group() {
+        let p = plan(&with_secret(r#","owner":"someone","group":null"#)).unwrap();
+        assert_eq!(p.items[0].group, Principal::OwnersPrimary);
+        let p = plan(&with_secret(r#","owner":"someone","group":null,"gid":7"#)).unwrap();
+        assert_eq!(p.items[0].group, Principal::Id(7));
     }
 }

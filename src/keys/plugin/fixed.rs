@@ -91,7 +91,8 @@ fn run_identity_v1(
         return Err("the plugin binary path is not absolute".into());
     }
     use std::os::unix::process::CommandExt;
-    // trust: check with install::trust before exec
+    // `binary` passed install's trust rule (identities.rs): it is the checked inode's
+    // /proc/self/fd path, so what runs is what was checked.
     let mut child = Command::new(binary)
         .arg("--age-plugin=identity-v1")
         .process_group(0)

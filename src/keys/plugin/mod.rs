@@ -61,6 +61,26 @@ impl PluginPaths {
         (PluginPaths(map), warnings)
     }
 
+    /// The same plugins, each binary replaced by what `check` returns for it (install runs each
+    /// through its trust rule and gets back the path of the checked inode); a binary that fails
+    /// the check is left out, with a warning naming it and why.
+    pub fn checked(
+        self,
+        mut check: impl FnMut(&Path) -> Result<PathBuf, String>,
+    ) -> (PluginPaths, Vec<String>) {
+        let mut map = BTreeMap::new();
+        let mut warnings = Vec::new();
+        for (name, binary) in self.0 {
+            match check(&binary) {
+                Ok(run) => {
+                    map.insert(name, run);
+                }
+                Err(m) => warnings.push(format!("{}: {m}", binary.display())),
+            }
+        }
+        (PluginPaths(map), warnings)
+    }
+
     /// The binary for plugin `name`, if the manifest named one.
     pub fn get(&self, name: &str) -> Option<&Path> {
         self.0.get(name).map(PathBuf::as_path)
