@@ -312,7 +312,7 @@ mod tests {
         let err = SystemdCreds(Path::new("/nonexistent/systemd-creds"))
             .encrypt("n", CredKey::Host, b"x")
             .unwrap_err();
-        assert!(err.contains("cannot run"), "{err}");
+        assert!(err.contains("not run: no such file"), "{err}");
         let err = SystemdCreds(Path::new("systemd-creds"))
             .encrypt("n", CredKey::Host, b"x")
             .unwrap_err();

@@ -510,7 +510,7 @@ mod tests {
             r#""secretsMountPoint":"%r""#,
             r#""secretsMountPoint":"/run/user/42420/x""#,
             r#""secrets":[{"name":"a","sopsFile":"/s","path":"/home/u/.config/a"}]"#,
-            r#""templates":{"t":{"content":"x","path":"/etc/t"}}"#,
+            r#""secrets":[],"templates":{"t":{"content":"x","path":"/etc/t"}}"#,
         ] {
             let e = plan_of(&format!(r#"{{"userMode":true,{extra}}}"#)).unwrap_err();
             assert_eq!(e.exit_code(), 6, "{extra}");
