@@ -185,7 +185,14 @@ let
   # lists; removal planned for 26.11): from that release on the secrets are installed by
   # `hostseal-install.service` (before sysinit-reactivation.target), which restarts with
   # `systemctl --no-block`. Older releases keep the activation snippet and the lists.
-  systemdActivationFor = release: builtins.compareVersions release "26.05" >= 0;
+  # Only major.minor counts: "26.05pre-git" (unstable before the release) already has it.
+  systemdActivationFor =
+    release:
+    let
+      v = builtins.splitVersion release;
+      majorMinor = if length v >= 2 then "${elemAt v 0}.${elemAt v 1}" else release;
+    in
+    builtins.compareVersions majorMinor "26.05" >= 0;
 
   # ---- one source for a host's key ----------------------------------------------------------
 
@@ -302,7 +309,12 @@ let
     sshUser = get b "sshUser" null;
     sshKey =
       if get b "sshKeySopsFile" null == null then null else "${link}/${remoteBuilderKeyName name}";
-    publicHostKey = if get b "hostKey" null == null then null else publicHostKeyOf b.hostKey;
+    # An unusable hostKey is an assertion (remoteBuilderProblems), not an evaluation error.
+    publicHostKey =
+      let
+        k = hostKeyOf (get b "hostKey" "");
+      in
+      if k == null then null else base64 k;
     systems = get b "systems" [ ];
     maxJobs = get b "maxJobs" 1;
     speedFactor = get b "speedFactor" 1;

@@ -320,6 +320,21 @@ fn tunnel_layout_follows_the_nixpkgs_release() {
     );
 }
 
+/// The activation path follows the release as the tunnel layout does: the systemd unit from
+/// 26.05 on (the activation restart lists are deprecated there), pre-releases included.
+#[test]
+fn activation_path_follows_the_nixpkgs_release() {
+    let Some(bin) = nix_instantiate() else { return };
+    let v = eval(
+        &bin,
+        &format!(
+            r#"map {} [ "24.11" "25.11" "26.05pre-git" "26.05" "26.11" "27.05" ]"#,
+            lib_expr("systemdActivationFor")
+        ),
+    );
+    assert_eq!(v, json!([false, false, true, true, true, true]));
+}
+
 #[test]
 fn templates_render_under_rendered_with_sops_nix_placeholders() {
     let Some(bin) = nix_instantiate() else { return };
