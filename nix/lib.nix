@@ -601,7 +601,7 @@ let
       forUsers = get spec "neededForUsers" false;
     in
     nameProblems what name
-    ++ ownerProblems what ctx.users ctx.groups spec
+    ++ (if ctx.checkOwners then ownerProblems what ctx.users ctx.groups spec else [ ])
     ++ storeProblems "${what}.sopsFile" ctx.settings (get spec "sopsFile" null)
     ++ (
       if elem format formats then
@@ -785,6 +785,8 @@ let
         usersBySysusers = false;
         mutableUsers = true;
         agePlugins = [ ];
+        # false where users.users does not list every account (nix-darwin, home-manager).
+        checkOwners = true;
       }
       // ctx0;
       secrets = ctx.secrets;

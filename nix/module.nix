@@ -418,22 +418,6 @@ let
   # LoadCredential IDs cannot contain "/".
   credentialId = name: lib.replaceStrings [ "/" ] [ "_" ] name;
 
-  # The ProxyCommand of a builder behind Cloudflare Access: a generated wrapper (no secret in it)
-  # that reads the installed service token, or plain `cloudflared access ssh` without a token.
-  accessProxyCommand =
-    n: b:
-    pkgs.writeShellScript "hostseal-access-ssh-${n}" (
-      hs.accessWrapperText {
-        tokenFile =
-          if b.access.serviceTokenSopsFile == null then
-            null
-          else
-            lib.escapeShellArg "${cfg.symlinkPath}/${hs.remoteBuilderTokenName n}";
-        jq = "${pkgs.jq}/bin/jq";
-        cloudflared = "${b.access.package}/bin/cloudflared";
-      }
-    );
-
   initrdPaths =
     map toString (config.boot.initrd.network.ssh.hostKeys or [ ])
     ++ map toString (lib.filter (x: x != null) (lib.attrValues (config.boot.initrd.secrets or { })))
@@ -793,24 +777,9 @@ in
     })
 
     # ---- remote builders (docs/remote-builders.md) ---------------------------------------------
-    (mkIf (cfg.remoteBuilders != { }) {
-      system.build.hostseal-access-proxy-commands = lib.mapAttrs accessProxyCommand (
-        lib.filterAttrs (_: b: b.access.enable) cfg.remoteBuilders
-      );
-      nix.distributedBuilds = true;
-      nix.buildMachines = lib.mapAttrsToList (hs.buildMachineOf cfg.symlinkPath) cfg.remoteBuilders;
-      programs.ssh.knownHosts = lib.mapAttrs' (
-        n: b:
-        lib.nameValuePair "hostseal-builder-${n}" {
-          hostNames = [ b.hostName ];
-          publicKey = hs.hostKeyOf b.hostKey;
-        }
-      ) (lib.filterAttrs (_: b: b.hostKey != null && hs.hostKeyOf b.hostKey != null) cfg.remoteBuilders);
-      programs.ssh.extraConfig = lib.concatStrings (
-        lib.mapAttrsToList (n: b: hs.sshHostBlock b.hostName (accessProxyCommand n b)) (
-          lib.filterAttrs (_: b: b.access.enable) cfg.remoteBuilders
-        )
-      );
+    (import ./remote-builders-config.nix {
+      inherit lib pkgs hs;
+      inherit (cfg) symlinkPath remoteBuilders;
     })
   ];
 }

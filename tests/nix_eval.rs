@@ -84,6 +84,9 @@ fn every_nix_file_parses() {
         "manifest.nix",
         "lib.nix",
         "module.nix",
+        "home-manager.nix",
+        "darwin.nix",
+        "remote-builders.nix",
         "tunnel.nix",
         "flake.nix",
     ] {

@@ -10,7 +10,10 @@ mod common;
 #[path = "nix_support/mod.rs"]
 mod nix_support;
 
-use nix_support::{assert_fires, eval_nixos, failed, fixture, nix_instantiate, secret};
+use nix_support::{
+    assert_fires, eval_darwin, eval_home_manager, eval_nixos, failed, fixture, nix_instantiate,
+    secret,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::os::unix::fs::PermissionsExt;
@@ -465,10 +468,15 @@ fn access_wrapper_reads_the_installed_token_into_the_environment() {
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let jq = std::env::split_paths(&path)
+        .map(|d| d.join("jq"))
+        .find(|p| p.is_file())
+        .expect("jq on PATH (the wrapper's JSON reader)");
     let script = text
         .replace(
             "/nix/store/00000000000000000000000000000000-jq/bin/jq",
-            "/usr/bin/jq",
+            &jq.display().to_string(),
         )
         .replace(
             "/nix/store/00000000000000000000000000000000-cloudflared/bin/cloudflared",
@@ -539,4 +547,162 @@ fn no_token_value_in_the_evaluated_configuration() {
     let sealed = std::fs::read_to_string(dir.path().join("access-token.json")).unwrap();
     assert!(!sealed.contains(value));
     assert!(!dir.path().join("token.plain.json").exists());
+}
+
+// ---- home-manager and nix-darwin ------------------------------------------------------------
+
+#[test]
+fn home_manager_installs_into_the_runtime_directory_in_user_mode() {
+    let Some(bin) = nix_instantiate() else { return };
+    let r = eval_home_manager(
+        &bin,
+        &format!(
+            r#"{{ pkgs, ... }}: {{
+              hostseal.age.keyFile = "/home/me/.config/sops/age/keys.txt";
+              hostseal.age.sshKeyPaths = [ "/home/me/.ssh/id_ed25519" ];
+              hostseal.age.plugins = [ pkgs.age-plugin-yubikey ];
+              hostseal.secrets.api_token = {{ sopsFile = {s}; key = "db_password"; }};
+            }}"#,
+            s = fixture("secrets.yaml")
+        ),
+    );
+    assert_eq!(failed(&r), Vec::<String>::new());
+    let m = &r["manifest"];
+    assert_eq!(m["userMode"], true);
+    assert_eq!(m["secretsMountPoint"], "%r/secrets.d");
+    assert_eq!(m["symlinkPath"], "%r/secrets");
+    assert_eq!(m["restartVia"], "none");
+    assert_eq!(m["ageKeyFile"], "/home/me/.config/sops/age/keys.txt");
+    assert_eq!(m["ageSshKeyPaths"], json!(["/home/me/.ssh/id_ed25519"]));
+    assert_eq!(
+        m["agePlugins"],
+        json!([
+            "/nix/store/00000000000000000000000000000000-age-plugin-yubikey/bin/age-plugin-yubikey"
+        ])
+    );
+    // Every path the installer touches is under the user's runtime directory.
+    for f in ["lockPath", "restartListsDir"] {
+        assert!(m[f].as_str().unwrap().starts_with("%r/"), "{f}: {}", m[f]);
+    }
+    let s = secret(m, "api_token");
+    assert_eq!(s["path"], "%r/secrets/api_token");
+    assert_eq!(s["key"], "db_password");
+    for k in ["owner", "group", "uid", "gid"] {
+        assert!(s.get(k).is_none(), "user mode: no {k}: {s:#}");
+    }
+    // A systemd user service installs it, restarted on every home-manager switch.
+    let svc = &r["service"];
+    assert_eq!(svc["Service"]["Type"], "oneshot");
+    assert!(svc["Service"]["ExecStart"]
+        .as_str()
+        .unwrap()
+        .ends_with("/bin/hostseal install /nix/store/00000000000000000000000000000000-hostseal-user-manifest.json"));
+    assert_eq!(svc["Install"]["WantedBy"], json!(["default.target"]));
+    assert_eq!(r["activation"]["after"], json!(["writeBoundary"]));
+    assert!(r["activation"]["data"]
+        .as_str()
+        .unwrap()
+        .contains("--user restart hostseal.service"));
+    assert!(r["manifestCheck"]
+        .as_str()
+        .unwrap()
+        .contains("--check-mode sopsfile"));
+}
+
+#[test]
+fn darwin_installs_at_activation_and_boot_and_wires_remote_builders() {
+    let Some(bin) = nix_instantiate() else { return };
+    let r = eval_darwin(
+        &bin,
+        &format!(
+            r#"{{ ... }}: {{
+              hostseal.secrets.netrc = {{ sopsFile = {s}; key = "db_password"; owner = "me"; }};
+              hostseal.remoteBuilders.builder = {{
+                hostName = "builder.example.com"; sshUser = "builder"; systems = [ "x86_64-linux" ];
+                sshKeySopsFile = {s}; hostKey = "{HOST_KEY}";
+                access.enable = true; access.serviceTokenSopsFile = {s};
+              }};
+            }}"#,
+            s = fixture("secrets.yaml")
+        ),
+    );
+    assert_eq!(failed(&r), Vec::<String>::new());
+    let m = &r["manifest"];
+    assert_eq!(m["restartVia"], "none", "no systemd on macOS");
+    assert_eq!(secret(m, "netrc")["owner"], "me");
+    assert_eq!(secret(m, "remote-builders/builder/ssh_key")["mode"], "0400");
+    assert!(r["postActivation"]
+        .as_str()
+        .unwrap()
+        .contains("/bin/hostseal install /nix/store/"));
+    let daemon = &r["launchd"]["hostseal-install"]["serviceConfig"];
+    assert_eq!(daemon["RunAtLoad"], true);
+    assert_eq!(r["distributedBuilds"], true);
+    let machine = &r["buildMachines"][0];
+    assert_eq!(
+        machine["sshKey"],
+        "/run/secrets/remote-builders/builder/ssh_key"
+    );
+    assert!(machine["publicHostKey"]
+        .as_str()
+        .unwrap()
+        .starts_with("c3NoLWVkMjU1MTkg"));
+    assert_eq!(
+        r["knownHosts"]["hostseal-builder-builder"]["hostNames"],
+        json!(["builder.example.com"])
+    );
+    assert!(r["sshConfig"]
+        .as_str()
+        .unwrap()
+        .contains("Host builder.example.com\n  ProxyCommand /nix/store/"));
+    assert!(r["sshWrappers"]["builder"]
+        .as_str()
+        .unwrap()
+        .contains("TUNNEL_SERVICE_TOKEN_SECRET"));
+    // The same assertions as on NixOS.
+    let bad = eval_darwin(
+        &bin,
+        r#"{ ... }: { hostseal.remoteBuilders.b = { systems = [ "x86_64-linux" ]; sshKeySopsFile = "/Users/me/.ssh/id_ed25519"; }; }"#,
+    );
+    assert_fires(&bad, "hostseal.remoteBuilders.\"b\".hostKey is not set");
+    assert_fires(&bad, "is a plain path string");
+}
+
+/// `hostseal.lib.hostKeys`: one declaration of a host's ssh key gives the `.sops.yaml`
+/// recipient, the builder's hostRecipient, the clients' hostKey and the base64 publicHostKey.
+#[test]
+fn one_source_for_a_hosts_key() {
+    let Some(bin) = nix_instantiate() else { return };
+    let v = nix_support::eval(
+        &bin,
+        &format!(
+            r#"(import {}/lib.nix {{ defaults = builtins.fromJSON (builtins.readFile {d}/defaults.json); }}).hostKeys {{ builder = "{HOST_KEY}"; }}"#,
+            nix_support::nix_dir().display(),
+            d = nix_support::nix_dir().display()
+        ),
+    );
+    let line: Vec<&str> = HOST_KEY.split(' ').take(2).collect();
+    let line = line.join(" ");
+    let b = &v["builder"];
+    assert_eq!(b["hostKey"], line);
+    assert_eq!(b["hostRecipient"], line);
+    assert_eq!(b["sopsRecipient"], line);
+    use base64::Engine;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(b["publicHostKey"].as_str().unwrap())
+            .unwrap(),
+        line.as_bytes()
+    );
+    let e = nix_support::eval_fails(
+        &bin,
+        &format!(
+            r#"(import {d}/lib.nix {{ defaults = builtins.fromJSON (builtins.readFile {d}/defaults.json); }}).hostKeys {{ x = "not a key"; }}"#,
+            d = nix_support::nix_dir().display()
+        ),
+    );
+    assert!(
+        e.contains("hostseal.lib.hostKeys.x: \"not a key\" is not an ssh public key line"),
+        "{e}"
+    );
 }

@@ -167,6 +167,25 @@ pub fn nixos_expr(configuration: &str) -> String {
     )
 }
 
+/// Evaluates nix/home-manager.nix with `configuration` (nix/tests/home-manager-eval.nix).
+pub fn eval_home_manager(bin: &Path, configuration: &str) -> Value {
+    eval(bin, &platform_expr("home-manager-eval.nix", configuration))
+}
+
+/// Evaluates nix/darwin.nix with `configuration` (nix/tests/darwin-eval.nix).
+pub fn eval_darwin(bin: &Path, configuration: &str) -> Value {
+    eval(bin, &platform_expr("darwin-eval.nix", configuration))
+}
+
+fn platform_expr(harness: &str, configuration: &str) -> String {
+    format!(
+        "import {}/tests/{harness} {{ lib = import {}; nixpkgsModules = {}; configuration = {configuration}; }}",
+        nix_dir().display(),
+        nixpkgs_lib().display(),
+        nixpkgs_modules_expr()
+    )
+}
+
 /// The failed assertions' messages of an evaluation.
 pub fn failed(r: &Value) -> Vec<String> {
     serde_json::from_value(r["failedAssertions"].clone()).unwrap()
