@@ -643,6 +643,8 @@ in
       warnings =
         lib.optional (cfg.age.keyFile != null && lib.hasPrefix builtins.storeDir cfg.age.keyFile)
           "hostseal.age.keyFile is in the world-readable Nix store: anyone on this host can read it (tests only)"
+        ++ lib.optional (cfg.restartVia == "activation-lists" && hs.systemdActivationFor release)
+          "hostseal.restartVia = \"activation-lists\" on NixOS ${release}: restarting units from the activation script is deprecated since 26.05 (and removed later); leave hostseal.useSystemdActivation at its default (docs/nixos.md, \"Activation path per NixOS release\")"
         ++ lib.optional (cfg.age.hostRecipient != null && !cfg.validateSopsFiles)
           "hostseal.age.hostRecipient is not checked: it needs hostseal.validateSopsFiles"
         ++ lib.concatLists (

@@ -122,6 +122,28 @@ fn releases_before_26_05_keep_the_activation_snippet_and_lists() {
 }
 
 #[test]
+fn opting_out_of_the_unit_on_26_05_warns() {
+    let Some(bin) = nix_instantiate() else { return };
+    let r = eval_nixos(
+        &bin,
+        &host("26.05", "hostseal.useSystemdActivation = false;"),
+    );
+    assert_eq!(failed(&r), Vec::<String>::new());
+    assert_eq!(r["manifest"]["restartVia"], "activation-lists");
+    assert!(has(&r["activation"]["hostseal"]["deps"], "users"));
+    let warnings: Vec<String> = serde_json::from_value(r["warnings"].clone()).unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("restarting units from the activation script is deprecated")),
+        "{warnings:#?}"
+    );
+    // (nixpkgs' cloudflared.nix adds an empty warning per tunnel without a raw token.)
+    let quiet = eval_nixos(&bin, &host("25.11", ""));
+    assert_eq!(quiet["warnings"], json!([""]));
+}
+
+#[test]
 fn sysusers_hosts_install_both_manifests_from_units_restarting_via_systemctl() {
     let Some(bin) = nix_instantiate() else { return };
     for release in ["25.11", "26.05"] {

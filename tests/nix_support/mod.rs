@@ -41,6 +41,11 @@ pub fn nix_instantiate() -> Option<PathBuf> {
         .map(|d| d.join("nix-instantiate"))
         .find(|p| p.is_file());
     if found.is_none() {
+        // CI must evaluate the modules: a missing Nix there is a failure, not a skip.
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "CI=true but nix-instantiate is not on PATH: the Nix modules would not be evaluated"
+        );
         loud(
             "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
              !!! SKIPPED: nix-instantiate is not on PATH; the Nix side is NOT tested.       !!!\n\
