@@ -211,3 +211,131 @@ fn unit_path_restarts_with_systemctl_no_block() {
         );
     }
 }
+
+/// Seals `plain` with the real sops to the fixture host key (`tests/fixtures/nix/host.key`).
+fn seal(dir: &Path, name: &str, plain: &[u8], input_type: &str) -> PathBuf {
+    let p = dir.join(format!("{name}.plain"));
+    std::fs::write(&p, plain).unwrap();
+    let out = common::run_ok(
+        common::sops(dir)
+            .args([
+                "encrypt",
+                "--age",
+                "age1f7h6xz4cquezjxc8xf335udry0calxuxvl7jffvzv4znpn8ymsuq6dtz65",
+                "--input-type",
+                input_type,
+                "--output-type",
+                "json",
+            ])
+            .arg(&p),
+    );
+    std::fs::remove_file(&p).unwrap();
+    let sealed = dir.join(name);
+    std::fs::write(&sealed, out).unwrap();
+    std::fs::set_permissions(&sealed, std::fs::Permissions::from_mode(0o444)).unwrap();
+    sealed
+}
+
+/// A remote-builder client's key and Access token, sealed by the real sops, pass the build-time
+/// check and install for real: root:root 0400 where nix.buildMachines and the wrapper look, the
+/// token validated; a malformed new token keeps the previous one.
+#[test]
+fn remote_builder_key_and_token_install_for_real() {
+    let Some(bin) = nix_instantiate() else { return };
+    if !is_root() {
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    let d = root.path();
+    let key = seal(d, "builder_ed25519", b"FAKE PRIVATE KEY\n", "binary");
+    let token = br#"{"client_id":"0123.access","client_secret":"install-secret"}"#;
+    let sealed_token = seal(d, "access-token.json", token, "json");
+    let bad_token = seal(
+        d,
+        "bad-token.json",
+        br#"{"client_id":"0123.access"}"#,
+        "json",
+    );
+    let r = eval_nixos(
+        &bin,
+        &format!(
+            r#"{{ ... }}: {{
+              system.nixos.release = "26.05";
+              hostseal = {{
+                validateSopsFiles = false;
+                age.keyFile = "{hk}";
+                remoteBuilders.builder = {{
+                  hostName = "builder.example.com"; systems = [ "x86_64-linux" ];
+                  sshKeySopsFile = "/nix/store/placeholder";
+                  hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ5oJ1k2 root@builder";
+                  access.enable = true;
+                  access.serviceTokenSopsFile = "/nix/store/placeholder";
+                }};
+              }};
+            }}"#,
+            hk = fixture("host.key"),
+        ),
+    );
+    assert_eq!(failed(&r), Vec::<String>::new());
+    let mut m = r["manifest"].clone();
+    for s in m["secrets"].as_array_mut().unwrap() {
+        let f = if s["name"] == "remote-builders/builder/ssh_key" {
+            &key
+        } else {
+            &sealed_token
+        };
+        s["sopsFile"] = json!(f);
+    }
+    relocate(&mut m, d);
+    let p = d.join("manifest.json");
+    std::fs::write(&p, serde_json::to_vec(&m).unwrap()).unwrap();
+    let check = common::hostseal(d)
+        .args(["install", "--check-mode", "sopsfile"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    ok(&check);
+    let _mount = Unmount(d.join("m"));
+    ok(&install(d, &m));
+    for (name, want) in [
+        ("ssh_key", &b"FAKE PRIVATE KEY\n"[..]),
+        ("access-token.json", &token[..]),
+    ] {
+        let f = d.join("secrets/remote-builders/builder").join(name);
+        let meta = std::fs::metadata(&f).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+            (0, 0, 0o400),
+            "{name}"
+        );
+        let got = std::fs::read(&f).unwrap();
+        if name.ends_with(".json") {
+            // The installer re-emits the JSON value (sops-nix does the same).
+            let parse = |b: &[u8]| serde_json::from_slice::<Value>(b).unwrap();
+            assert_eq!(parse(&got), parse(want), "{name}");
+        } else {
+            assert_eq!(got, want, "{name}");
+        }
+    }
+    // A token without client_secret fails validation: the previous one stays.
+    let tok = m["secrets"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["name"] == "remote-builders/builder/access-token.json")
+        .unwrap();
+    tok["sopsFile"] = json!(bad_token);
+    let o = install(d, &m);
+    assert_ne!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("client_secret"), "{err}");
+    assert!(
+        !err.contains("install-secret"),
+        "the token's value leaked: {err}"
+    );
+    let kept: Value = serde_json::from_slice(
+        &std::fs::read(d.join("secrets/remote-builders/builder/access-token.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(kept["client_secret"], "install-secret");
+}
