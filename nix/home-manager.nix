@@ -35,8 +35,44 @@ let
     inherit (cfg) validateSopsFiles;
   };
 
+  # The user's Access service tokens, one per ssh host behind Access (docs/remote-builders.md).
+  tokenName = host: "ssh-access/${host}.json";
+  tokenSecrets = lib.mapAttrs' (
+    host: h:
+    lib.nameValuePair (tokenName host) {
+      sopsFile = h.serviceTokenSopsFile;
+      format = h.format;
+      key = h.key;
+      validate = "cloudflare-access-service-token";
+    }
+  ) (lib.filterAttrs (_: h: h.serviceTokenSopsFile != null) cfg.sshAccessHosts);
+
+  # The ProxyCommand of one host: the same wrapper as the system's, reading the user's token
+  # from the runtime directory (the path is expanded by the shell, never by Nix).
+  proxyCommand =
+    host: h:
+    pkgs.writeShellScript "hostseal-access-ssh-${host}" (
+      hs.accessWrapperText {
+        tokenFile =
+          let
+            installed = "${cfg.symlinkPath}/${tokenName host}";
+          in
+          if h.serviceTokenSopsFile == null then
+            null
+          else if lib.hasPrefix "%r/" installed then
+            # Without a runtime directory the file is not readable: browser login.
+            ''"''${XDG_RUNTIME_DIR:-/nonexistent}"/${lib.escapeShellArg (lib.removePrefix "%r/" installed)}''
+          else
+            lib.escapeShellArg installed;
+        jq = "${pkgs.jq}/bin/jq";
+        cloudflared = "${h.package}/bin/cloudflared";
+      }
+    );
+
   manifestData = buildManifest {
-    secrets = lib.mapAttrs (_: s: s // { sopsFile = sopsFileArg s.sopsFile; }) cfg.secrets;
+    secrets = lib.mapAttrs (_: s: s // { sopsFile = sopsFileArg s.sopsFile; }) (
+      cfg.secrets // tokenSecrets
+    );
     inherit settings;
   };
 
@@ -54,6 +90,13 @@ let
 in
 {
   options.hostseal = {
+    accessProxyCommands = mkOption {
+      type = types.attrsOf types.package;
+      internal = true;
+      readOnly = true;
+      default = lib.mapAttrs proxyCommand cfg.sshAccessHosts;
+      description = "The generated ProxyCommand wrappers (for inspection).";
+    };
     manifestFile = mkOption {
       type = types.package;
       internal = true;
@@ -78,6 +121,46 @@ in
       );
       default = { };
       description = "The user's secrets, installed into the runtime directory.";
+    };
+    sshAccessHosts = mkOption {
+      type = types.attrsOf (
+        types.submodule {
+          options = {
+            package = mkOption {
+              type = types.package;
+              default = pkgs.cloudflared;
+              defaultText = literalExpression "pkgs.cloudflared";
+              description = "The cloudflared run by the ProxyCommand.";
+            };
+            serviceTokenSopsFile = mkOption {
+              type = types.nullOr types.path;
+              default = null;
+              description = ''
+                The user's sealed Access service token `{"client_id", "client_secret"}`, installed
+                in the runtime directory and handed to cloudflared through its environment
+                (null: cloudflared's browser login).
+              '';
+            };
+            format = mkOption {
+              type = formatType;
+              default = "json";
+              description = "Format of `serviceTokenSopsFile`.";
+            };
+            key = mkOption {
+              type = types.str;
+              default = "";
+              description = "Value holding the token object in a yaml/json file; `\"\"` is the whole file.";
+            };
+          };
+        }
+      );
+      default = { };
+      example = literalExpression ''{ "builder.example.com" = { serviceTokenSopsFile = ./secrets/me/access-token.json; }; }'';
+      description = ''
+        Hosts the user reaches with ssh through a Cloudflare Tunnel: a `programs.ssh.matchBlocks`
+        entry whose ProxyCommand runs `cloudflared access ssh`, with the user's own sealed
+        service token when given.
+      '';
     };
     defaultSopsFile = mkOption {
       type = types.nullOr types.path;
@@ -135,13 +218,17 @@ in
     };
   };
 
-  config = lib.mkIf (cfg.secrets != { }) {
+  config = lib.mkIf (manifestData.secrets != [ ] || cfg.sshAccessHosts != { }) {
+    programs.ssh.matchBlocks = lib.mapAttrs (_: w: {
+      proxyCommand = "${w} %h";
+    }) cfg.accessProxyCommands;
+
     assertions = map (message: {
       assertion = false;
       inherit message;
     }) (
       hs.problems {
-        secrets = cfg.secrets;
+        secrets = cfg.secrets // tokenSecrets;
         inherit settings;
         checkOwners = false;
         agePlugins = settings.agePlugins;

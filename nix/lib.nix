@@ -792,7 +792,7 @@ let
       secrets = ctx.secrets;
       fromTunnels = tunnelSecrets ctx.tunnels;
       clashes = filter (n: secrets ? ${n}) (attrNames fromTunnels);
-      any = secrets != { } || ctx.tunnels != { } || ctx.templates != { };
+      any = secrets != { } || ctx.tunnels != { } || ctx.templates != { } || ctx.remoteBuilders != { };
       link = (locations ctx.settings false).symlinkPath;
     in
     concatMap (n: secretProblems ctx n secrets.${n}) (attrNames secrets)

@@ -631,6 +631,47 @@ fn home_manager_installs_into_the_runtime_directory_in_user_mode() {
         .contains("--check-mode sopsfile"));
 }
 
+/// The user's own ssh through the tunnel: a matchBlocks entry whose wrapper reads the user's
+/// token from the runtime directory, installed (validated) by the user service.
+#[test]
+fn home_manager_ssh_through_access_with_the_users_token() {
+    let Some(bin) = nix_instantiate() else { return };
+    let r = eval_home_manager(
+        &bin,
+        &format!(
+            r#"{{ ... }}: {{
+              hostseal.age.sshKeyPaths = [ "/home/me/.ssh/id_ed25519" ];
+              hostseal.sshAccessHosts."builder.example.com".serviceTokenSopsFile = {s};
+              hostseal.sshAccessHosts."other.example.com" = {{ }};
+            }}"#,
+            s = fixture("secrets.yaml")
+        ),
+    );
+    assert_eq!(failed(&r), Vec::<String>::new());
+    let tok = secret(&r["manifest"], "ssh-access/builder.example.com.json");
+    assert_eq!(
+        tok["path"],
+        "%r/secrets/ssh-access/builder.example.com.json"
+    );
+    assert_eq!(tok["validate"], "cloudflare-access-service-token");
+    assert_eq!(r["manifest"]["secrets"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        r["matchBlocks"]["builder.example.com"],
+        "/nix/store/00000000000000000000000000000000-hostseal-access-ssh-builder.example.com %h"
+    );
+    let w = r["sshWrappers"]["builder.example.com"].as_str().unwrap();
+    assert!(
+        w.contains(r#"token_file="${XDG_RUNTIME_DIR:-/nonexistent}"/secrets/ssh-access/builder.example.com.json"#),
+        "{w}"
+    );
+    assert!(w.contains("export TUNNEL_SERVICE_TOKEN_ID TUNNEL_SERVICE_TOKEN_SECRET"));
+    let plain = r["sshWrappers"]["other.example.com"].as_str().unwrap();
+    assert!(
+        !plain.contains("TUNNEL_SERVICE_TOKEN"),
+        "no token: browser login: {plain}"
+    );
+}
+
 #[test]
 fn darwin_installs_at_activation_and_boot_and_wires_remote_builders() {
     let Some(bin) = nix_instantiate() else { return };

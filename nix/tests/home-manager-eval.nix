@@ -42,4 +42,6 @@ in
   service = c.systemd.user.services.hostseal or null;
   activation = c.home.activation.hostseal or null;
   sopsFileHashes = lib.mapAttrs (_: s: s.sopsFileHash) c.hostseal.secrets;
+  matchBlocks = lib.mapAttrs (_: b: b.proxyCommand) c.programs.ssh.matchBlocks;
+  sshWrappers = lib.mapAttrs (_: w: w.text) c.hostseal.accessProxyCommands;
 }

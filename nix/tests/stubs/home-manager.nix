@@ -23,6 +23,17 @@ in
       );
       default = { };
     };
+    programs.ssh.matchBlocks = mkOption {
+      type = types.attrsOf (
+        types.submodule {
+          options.proxyCommand = mkOption {
+            type = types.nullOr types.str;
+            default = null;
+          };
+        }
+      );
+      default = { };
+    };
     systemd.user.systemctlPath = mkOption {
       type = types.str;
       default = "/nix/store/00000000000000000000000000000000-systemd/bin/systemctl";
