@@ -59,6 +59,32 @@ impl Drop for TempUser {
     }
 }
 
+/// A scratch directory the installer trusts: root-owned, 0755, under the target directory (not
+/// the world-writable /tmp), holding 0400 copies of the fixture identity and sealed files.
+struct Scratch {
+    t: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trusted");
+        std::fs::create_dir_all(&base).unwrap();
+        let t = tempfile::tempdir_in(&base).unwrap();
+        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Scratch { t }
+    }
+    fn path(&self) -> &Path {
+        self.t.path()
+    }
+    /// A 0400 copy of `tests/fixtures/nix/<name>` (identities must not be readable by others).
+    fn copy(&self, name: &str) -> PathBuf {
+        let dst = self.path().join(format!("fixture-{name}"));
+        std::fs::copy(fixture(name), &dst).unwrap();
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o400)).unwrap();
+        dst
+    }
+}
+
 /// Unmounts (lazily) on drop, also when an assertion fails.
 struct Unmount(PathBuf);
 impl Drop for Unmount {
@@ -68,8 +94,9 @@ impl Drop for Unmount {
 }
 
 /// The module's manifest for a NixOS 26.05 host with sysusers (the unit path) and one secret
-/// owned by `owner` alone, the sealed file left on disk (validateSopsFiles = false).
-fn module_manifest(bin: &Path, owner: &str) -> Value {
+/// owned by `owner` alone, the sealed file left on disk (validateSopsFiles = false), with the
+/// identity and sealed file copied into `scratch`.
+fn module_manifest(bin: &Path, owner: &str, scratch: &Scratch) -> Value {
     let r = eval_nixos(
         bin,
         &format!(
@@ -90,8 +117,8 @@ fn module_manifest(bin: &Path, owner: &str) -> Value {
                 }};
               }};
             }}"#,
-            key = fixture("host.key"),
-            s = fixture("secrets.yaml"),
+            key = scratch.copy("host.key").display(),
+            s = scratch.copy("secrets.yaml").display(),
         ),
     );
     assert_eq!(failed(&r), Vec::<String>::new());
@@ -151,14 +178,15 @@ fn owner_only_secret_gets_the_owners_primary_group_installed_for_real() {
     let user = TempUser::new("own");
     let (uid, gid) = user.ids();
     assert_ne!(gid, 0);
-    let mut m = module_manifest(&bin, &user.name);
+    let scratch = Scratch::new();
+    let mut m = module_manifest(&bin, &user.name, &scratch);
     let s = secret(&m, "db_password");
     assert_eq!(s["owner"], json!(user.name));
     assert!(
         s.get("group").is_none(),
         "the module writes no group for an owner-only secret: {s:#}"
     );
-    let root = tempfile::tempdir().unwrap();
+    let root = &scratch.t;
     let _mount = Unmount(root.path().join("m"));
     relocate(&mut m, root.path());
     ok(&install(root.path(), &m));
@@ -186,9 +214,10 @@ fn unit_path_restarts_with_systemctl_no_block() {
         return;
     }
     let user = TempUser::new("blk");
-    let mut m = module_manifest(&bin, &user.name);
+    let scratch = Scratch::new();
+    let mut m = module_manifest(&bin, &user.name, &scratch);
     assert_eq!(m["restartVia"], "systemctl");
-    let root = tempfile::tempdir().unwrap();
+    let root = &scratch.t;
     let _mount = Unmount(root.path().join("m"));
     let log = relocate(&mut m, root.path());
     ok(&install(root.path(), &m));
@@ -245,8 +274,9 @@ fn remote_builder_key_and_token_install_for_real() {
     if !is_root() {
         return;
     }
-    let root = tempfile::tempdir().unwrap();
-    let d = root.path();
+    let scratch = Scratch::new();
+    let d = scratch.path();
+    let host_key = scratch.copy("host.key");
     let key = seal(d, "builder_ed25519", b"FAKE PRIVATE KEY\n", "binary");
     let token = br#"{"client_id":"0123.access","client_secret":"install-secret"}"#;
     let sealed_token = seal(d, "access-token.json", token, "json");
@@ -273,7 +303,7 @@ fn remote_builder_key_and_token_install_for_real() {
                 }};
               }};
             }}"#,
-            hk = fixture("host.key"),
+            hk = host_key.display(),
         ),
     );
     assert_eq!(failed(&r), Vec::<String>::new());
