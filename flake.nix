@@ -100,15 +100,6 @@
     {
       overlays.default = final: _prev: { hostseal = mkHostseal final; };
 
-      nixosModules.default =
-        { lib, pkgs, ... }:
-        {
-          imports = [ ./nix/module.nix ];
-          hostseal.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
-          hostseal.validationPackage = lib.mkDefault self.packages.${pkgs.stdenv.buildPlatform.system}.default;
-        };
-      nixosModules.hostseal = self.nixosModules.default;
-
       # A user's own secrets in $XDG_RUNTIME_DIR (sops-nix's home-manager layout).
       homeManagerModules.default =
         { lib, pkgs, ... }:
@@ -126,6 +117,15 @@
           hostseal.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
         };
       darwinModules.hostseal = self.darwinModules.default;
+
+      nixosModules.default =
+        { lib, pkgs, ... }:
+        {
+          imports = [ ./nix/module.nix ];
+          hostseal.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+          hostseal.validationPackage = lib.mkDefault self.packages.${pkgs.stdenv.buildPlatform.system}.default;
+        };
+      nixosModules.hostseal = self.nixosModules.default;
 
       packages = forSystems systems (pkgs: {
         default = mkHostseal pkgs;
