@@ -48,7 +48,7 @@ let
     checkPhase = ''
       ${cfg.package}/bin/hostseal install --check-mode ${
         if cfg.validateSopsFiles then "sopsfile" else "manifest"
-      } "$out"
+      } --ignore-passwd "$out"
     '';
   };
 

@@ -243,13 +243,22 @@ let
     in
     if m == null then null else "${elemAt m 0} ${elemAt m 1}";
 
-  # What `nix.buildMachines.*.publicHostKey` wants: base64 of the host key line.
+  # What `nix.buildMachines.*.publicHostKey` wants: base64 of the host key line as
+  # `base64 -w0 ssh_host_ed25519_key.pub` gives it (the line, comment included, and its newline;
+  # `hostseal pubkey --format publicHostKey` prints the same), or null when it is not a key line.
+  publicHostKeyOrNull =
+    line:
+    let
+      trimmed = match "[[:space:]]*([^[:space:]].*[^[:space:]])[[:space:]]*" line;
+    in
+    if hostKeyOf line == null || trimmed == null then null else base64 "${elemAt trimmed 0}\n";
+
   publicHostKeyOf =
     line:
     let
-      k = hostKeyOf line;
+      k = publicHostKeyOrNull line;
     in
-    if k == null then throw "hostseal: ${toJSON line} is not an ssh public key line" else base64 k;
+    if k == null then throw "hostseal: ${toJSON line} is not an ssh public key line" else k;
 
   # ---- remote builders ------------------------------------------------------------------------
 
@@ -310,11 +319,7 @@ let
     sshKey =
       if get b "sshKeySopsFile" null == null then null else "${link}/${remoteBuilderKeyName name}";
     # An unusable hostKey is an assertion (remoteBuilderProblems), not an evaluation error.
-    publicHostKey =
-      let
-        k = hostKeyOf (get b "hostKey" "");
-      in
-      if k == null then null else base64 k;
+    publicHostKey = publicHostKeyOrNull (get b "hostKey" "");
     systems = get b "systems" [ ];
     maxJobs = get b "maxJobs" 1;
     speedFactor = get b "speedFactor" 1;
@@ -374,7 +379,7 @@ let
       {
         hostKey = k;
         hostRecipient = k;
-        publicHostKey = base64 k;
+        publicHostKey = publicHostKeyOf line;
         # sops and hostseal take the ssh-ed25519 line itself as an age recipient; `hostseal
         # pubkey` prints the equivalent age1… when a tool wants that form.
         sopsRecipient = k;

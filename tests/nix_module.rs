@@ -431,8 +431,12 @@ fn client_builds_through_the_tunnel_with_pinned_host_key() {
         })
         .unwrap();
     assert!(decoded.status.success());
+    assert_eq!(
+        String::from_utf8(decoded.stdout).unwrap(),
+        format!("{HOST_KEY}\n"),
+        "as `base64 -w0 ssh_host_ed25519_key.pub`"
+    );
     let want: Vec<&str> = HOST_KEY.split(' ').take(2).collect();
-    assert_eq!(String::from_utf8(decoded.stdout).unwrap(), want.join(" "));
     // root never meets a host-key prompt.
     assert_eq!(
         r["knownHosts"]["hostseal-builder-builder"]["hostNames"],
@@ -755,7 +759,20 @@ fn one_source_for_a_hosts_key() {
         base64::engine::general_purpose::STANDARD
             .decode(b["publicHostKey"].as_str().unwrap())
             .unwrap(),
-        line.as_bytes()
+        format!("{HOST_KEY}\n").as_bytes()
+    );
+    // The same as the CLI's form of it.
+    let dir = tempfile::tempdir().unwrap();
+    let pubfile = dir.path().join("builder.pub");
+    std::fs::write(&pubfile, format!("{HOST_KEY}\n")).unwrap();
+    let cli = common::run_ok(
+        common::hostseal(dir.path())
+            .args(["pubkey", "--format", "publicHostKey"])
+            .arg(&pubfile),
+    );
+    assert_eq!(
+        String::from_utf8(cli).unwrap().trim(),
+        b["publicHostKey"].as_str().unwrap()
     );
     let e = nix_support::eval_fails(
         &bin,
