@@ -700,7 +700,8 @@ in
           '';
         };
 
-        users.deps = lib.optional forUsersSnippet "hostseal-for-users";
+        # Only when needed: with sysusers/userborn nixpkgs may define `users` as a plain string.
+        users = mkIf forUsersSnippet { deps = [ "hostseal-for-users" ]; };
 
         hostseal = mkIf regularSnippet {
           deps = [
