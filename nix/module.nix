@@ -323,6 +323,10 @@ let
     systemctl = "${config.systemd.package}/bin/systemctl";
     hostRecipient = cfg.age.hostRecipient;
     inherit (cfg) validateSopsFiles;
+    logging = {
+      keyImport = builtins.elem "keyImport" cfg.log;
+      secretChanges = builtins.elem "secretChanges" cfg.log;
+    };
     placeholders = lib.mapAttrs' (n: s: lib.nameValuePair s.name cfg.placeholder.${n}) (
       lib.filterAttrs (n: _: cfg.placeholder ? ${n}) cfg.secrets
     );
@@ -425,7 +429,39 @@ let
     ++ lib.attrNames (config.boot.initrd.secrets or { });
 in
 {
+  # sops-nix's `gnupg.sshKeyPaths` are the rsa host keys, which hostseal calls `sshKeyPaths`
+  # (used as native ssh-rsa identities: there is no PGP).
+  imports = [
+    (lib.mkAliasOptionModule
+      [ "hostseal" "gnupg" "sshKeyPaths" ]
+      [ "hostseal" "sshKeyPaths" ]
+    )
+  ];
+
   options.hostseal = {
+    gnupg.home = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = "Accepted for sops-nix configurations; PGP is not supported (a warning says so).";
+    };
+    log = mkOption {
+      type = types.listOf (
+        types.enum [
+          "keyImport"
+          "secretChanges"
+        ]
+      );
+      default = [
+        "keyImport"
+        "secretChanges"
+      ];
+      description = "sops-nix's log switches, passed to the manifest's `logging`.";
+    };
+    environment = mkOption {
+      type = types.attrsOf (types.either types.str types.path);
+      default = { };
+      description = "Accepted for sops-nix configurations; the installer reads no environment (a warning says so).";
+    };
     package = mkOption {
       type = types.package;
       default = pkgs.hostseal or (throw "hostseal.package: add the hostseal flake's overlay, or import its nixosModules.default");
@@ -646,6 +682,12 @@ in
           "hostseal.age.keyFile is in the world-readable Nix store: anyone on this host can read it (tests only)"
         ++ lib.optional (cfg.restartVia == "activation-lists" && hs.systemdActivationFor release)
           "hostseal.restartVia = \"activation-lists\" on NixOS ${release}: restarting units from the activation script is deprecated since 26.05 (and removed later); leave hostseal.useSystemdActivation at its default (docs/nixos.md, \"Activation path per NixOS release\")"
+        ++ lib.optional (
+          cfg.gnupg.home != null
+        ) "hostseal.gnupg.home is ignored: hostseal has no PGP; seal the files to an age or ssh key too"
+        ++ lib.optional (
+          cfg.environment != { }
+        ) "hostseal.environment is ignored: the installer reads no environment variables (age plugins: hostseal.age.plugins)"
         ++ lib.optional (cfg.age.hostRecipient != null && !cfg.validateSopsFiles)
           "hostseal.age.hostRecipient is not checked: it needs hostseal.validateSopsFiles"
         ++ lib.concatLists (

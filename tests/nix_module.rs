@@ -192,6 +192,8 @@ fn sops_nix_style(release: &str) -> String {
           users.users.app = {{ }};
           hostseal.defaultSopsFile = {s};
           hostseal.age.plugins = [ pkgs.age-plugin-yubikey ];
+          hostseal.gnupg.sshKeyPaths = [ ];
+          hostseal.log = [ "secretChanges" ];
           hostseal.secrets.db_password = {{ owner = "app"; restartUnits = [ "app.service" ]; }};
           hostseal.secrets.user_password.neededForUsers = true;
           hostseal.placeholder.db_password = "@DB_PASSWORD@";
@@ -222,6 +224,12 @@ fn sops_nix_configuration_evaluates_after_the_rename() {
         assert_eq!(
             r["manifest"]["agePlugins"],
             json!(["/nix/store/00000000000000000000000000000000-age-plugin-yubikey/bin/age-plugin-yubikey"])
+        );
+        // sops-nix's gnupg.sshKeyPaths (rsa host keys) and log switches.
+        assert_eq!(r["manifest"]["sshKeyPaths"], json!([]));
+        assert_eq!(
+            r["manifest"]["logging"],
+            json!({"keyImport": false, "secretChanges": true})
         );
         // A placeholder set by the configuration reaches the manifest and the template.
         assert_eq!(
