@@ -89,6 +89,12 @@ let
   systemctl = config.systemd.user.systemctlPath;
 in
 {
+  # sops-nix's home-manager names for the two locations.
+  imports = [
+    (lib.mkAliasOptionModule [ "hostseal" "defaultSymlinkPath" ] [ "hostseal" "symlinkPath" ])
+    (lib.mkAliasOptionModule [ "hostseal" "defaultSecretsMountPoint" ] [ "hostseal" "secretsMountPoint" ])
+  ];
+
   options.hostseal = {
     accessProxyCommands = mkOption {
       type = types.attrsOf types.package;

@@ -596,6 +596,9 @@ fn home_manager_installs_into_the_runtime_directory_in_user_mode() {
               hostseal.age.sshKeyPaths = [ "/home/me/.ssh/id_ed25519" ];
               hostseal.age.plugins = [ pkgs.age-plugin-yubikey ];
               hostseal.secrets.api_token = {{ sopsFile = {s}; key = "db_password"; }};
+              # sops-nix's home-manager names, set to what sops-nix users write.
+              hostseal.defaultSymlinkPath = "%r/secrets";
+              hostseal.defaultSecretsMountPoint = "%r/secrets.d";
             }}"#,
             s = fixture("secrets.yaml")
         ),
