@@ -143,7 +143,7 @@ impl Ctx<'_> {
             None => None,
             Some(v) => Some(Check::from_name(v).ok_or_else(|| {
                 Error::config(what(
-                    "validate: must be \"cloudflared-credentials\" or \"cloudflared-token\"",
+                    "validate: must be \"cloudflared-credentials\", \"cloudflared-token\" or \"cloudflare-access-service-token\"",
                 ))
             })?),
         };
