@@ -103,7 +103,7 @@ fn home_manager_manifest_installs_as_the_user_into_its_runtime_directory() {
     let user = TestUser::new();
     let rt = RuntimeDir::new(&user);
     // Root's side: a 0755 directory with the sealed file (root-owned, 0444).
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::trusted_tempdir();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let sealed = dir.path().join("me.yaml");
     std::fs::copy(fixture("secrets.yaml"), &sealed).unwrap();
