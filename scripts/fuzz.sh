@@ -76,7 +76,7 @@ seed() {
         parse_ini) for f in tests/fixtures/stores/*.ini tests/fixtures/interop/*.ini; do cp "$f" "$dir/"; done ;;
         roundtrip|parse_sealed)
             local i=0 sel
-            for f in tests/fixtures/stores/* tests/fixtures/interop/* "$root"/../shared/peers/sops-nix/*.{yaml,json,env,ini}; do
+            for f in tests/fixtures/stores/* tests/fixtures/interop/* tests/fixtures/peers/sops-nix/*.{yaml,json,env,ini}; do
                 [ -f "$f" ] || continue
                 case $f in *.json) sel='\x00' ;; *.yaml) sel='\x01' ;; *.env) sel='\x02' ;; *.ini) sel='\x03' ;; *) continue ;; esac
                 { printf "$sel"; cat "$f"; } > "$dir/seed-$i"; i=$((i + 1))
