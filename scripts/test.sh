@@ -45,9 +45,12 @@ if { [ -z "$have_sops" ] || [ -z "$have_deny" ]; } && { [ ! -x .venv/bin/sops ] 
 fi
 [ -n "$have_sops" ] || export HOSTSEAL_SOPS="$PWD/.venv/bin/sops"
 [ -n "$have_deny" ] || export PATH="$PWD/.venv/bin:$PATH"
-"$HOSTSEAL_SOPS" --version --disable-version-check | head -1
-"$HOSTSEAL_SOPS" --version --disable-version-check | grep -q ' 3\.11\.0' ||
-  echo "scripts/test.sh: warning: the interop tests are pinned to sops 3.11.0 ($HOSTSEAL_SOPS)" >&2
+sops_version=$("$HOSTSEAL_SOPS" --version --disable-version-check)
+echo "${sops_version%%$'\n'*}"
+case $sops_version in
+  *" 3.11.0"*) ;;
+  *) echo "scripts/test.sh: warning: the interop tests are pinned to sops 3.11.0 ($HOSTSEAL_SOPS)" >&2 ;;
+esac
 
 # nixpkgs' lib for evaluating nix/module.nix, vendored in the repository (when it is).
 nixpkgs_lib_tar=tests/fixtures/nixpkgs/lib.tar.gz
