@@ -52,8 +52,11 @@ case $sops_version in
   *) echo "scripts/test.sh: warning: the interop tests are pinned to sops 3.11.0 ($HOSTSEAL_SOPS)" >&2 ;;
 esac
 
-# nixpkgs' lib for evaluating nix/module.nix, vendored in the repository (when it is).
+# nixpkgs' lib for evaluating nix/module.nix and flake.nix: vendored in the repository when it
+# is, else CI's copy beside it. Without either, those tests skip with a loud message; under
+# .ci/run (HOSTSEAL_REQUIRE_CI_INPUTS=1) that is an error.
 nixpkgs_lib_tar=tests/fixtures/nixpkgs/lib.tar.gz
+[ -f "$nixpkgs_lib_tar" ] || nixpkgs_lib_tar=../shared/nixpkgs/lib.tar.gz
 if [ -z "${HOSTSEAL_NIXPKGS_LIB:-}" ] && [ -f "$nixpkgs_lib_tar" ]; then
   dest=target/nixpkgs-lib
   if [ ! -f "$dest/.unpacked" ] || [ "$nixpkgs_lib_tar" -nt "$dest/.unpacked" ]; then
@@ -62,6 +65,10 @@ if [ -z "${HOSTSEAL_NIXPKGS_LIB:-}" ] && [ -f "$nixpkgs_lib_tar" ]; then
     touch "$dest/.unpacked"
   fi
   export HOSTSEAL_NIXPKGS_LIB="$PWD/$dest/lib"
+fi
+if [ -z "${HOSTSEAL_NIXPKGS_LIB:-}" ] && [ "${HOSTSEAL_REQUIRE_CI_INPUTS:-}" = 1 ]; then
+  echo "scripts/test.sh: no nixpkgs lib (tests/fixtures/nixpkgs/lib.tar.gz, ../shared/nixpkgs/lib.tar.gz or HOSTSEAL_NIXPKGS_LIB); required under .ci/run" >&2
+  exit 2
 fi
 
 echo "==> cargo fmt --check"
