@@ -4,23 +4,18 @@
 //! stand-ins for installShellFiles' two functions, installs completions and every man page.
 
 mod common;
+#[allow(dead_code)]
+#[path = "nix_support/mod.rs"]
+mod nix_support;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// nixpkgs' `lib` directory (`HOSTSEAL_NIXPKGS_LIB`, as tests/nix_eval.rs), or `None` after a
-/// loud message.
+/// nixpkgs' `lib` directory: the vendored one (tests/fixtures/nixpkgs), or
+/// `HOSTSEAL_NIXPKGS_LIB` (the flake's checks pass their own).
 fn nixpkgs_lib() -> Option<PathBuf> {
-    let found = std::env::var_os("HOSTSEAL_NIXPKGS_LIB").map(PathBuf::from);
-    if found.is_none() {
-        // Straight to the process's stderr: the test harness would capture an eprintln!.
-        use std::io::Write;
-        let _ = std::io::stderr().write_all(
-            b"\n!!! SKIPPED: HOSTSEAL_NIXPKGS_LIB is not set: flake.nix's outputs are NOT evaluated !!!\n",
-        );
-    }
-    found
+    Some(nix_support::nixpkgs_lib())
 }
 
 fn eval(lib: &Path) -> Value {
