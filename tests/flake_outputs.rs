@@ -4,7 +4,6 @@
 //! stand-ins for installShellFiles' two functions, installs completions and every man page.
 
 mod common;
-#[allow(dead_code)]
 #[path = "nix_support/mod.rs"]
 mod nix_support;
 
