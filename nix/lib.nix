@@ -915,21 +915,28 @@ let
   layoutProblems =
     templates: secrets:
     let
-      names = map (n: get secrets.${n} "name" n) (attrNames secrets);
+      isFile = n: get secrets.${n} "credstore" null == null;
+      # Credentials live apart (credstore/<name>, credstore.encrypted/<name> in the generation).
+      names = map (n: get secrets.${n} "name" n) (filter isFile (attrNames secrets));
+      kinds = unique (filter (k: k != null) (map (n: get secrets.${n} "credstore" null) (attrNames secrets)));
+      credstoreDirNames = map (k: if k == "plain" then "credstore" else "credstore.encrypted") kinds;
       nested = concatMap (
         a: map (b: "hostseal.secrets: ${quote a} cannot be both a file and the directory of ${quote b}") (
           filter (b: hasPrefix "${a}/" b) names
         )
       ) names;
-      reserved = filter (n: n == "rendered" || hasPrefix "rendered/" n) names;
+      under = dir: filter (n: n == dir || hasPrefix "${dir}/" n) names;
     in
     nested
     ++ (
       if templates != { } then
-        map (n: "hostseal.secrets: ${quote n} is under rendered/, which holds the templates") reserved
+        map (n: "hostseal.secrets: ${quote n} is under rendered/, which holds the templates") (under "rendered")
       else
         [ ]
-    );
+    )
+    ++ concatMap (
+      dir: map (n: "hostseal.secrets: ${quote n} is under ${dir}/, which holds the systemd credentials (credstore): rename it") (under dir)
+    ) credstoreDirNames;
 
   # The mistakes a remote-builder client configuration invites.
   remoteBuilderProblems =

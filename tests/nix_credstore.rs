@@ -312,6 +312,10 @@ fn each_credstore_assertion_fires() {
             r#"hostseal.secrets."f".credstoreKey = "host": only with credstore = "encrypted""#,
         ),
         (
+            r#"secrets.c = { sopsFile = @S@; credstore = "encrypted"; }; secrets."credstore.encrypted/d" = { sopsFile = @S@; };"#,
+            r#"hostseal.secrets: "credstore.encrypted/d" is under credstore.encrypted/, which holds the systemd credentials"#,
+        ),
+        (
             r#"tunnels.old = { sopsFile = @T@; credstore = "plain"; layout = "legacyUser"; };"#,
             r#"hostseal.tunnels."old": credstore needs the loadCredential layout"#,
         ),
@@ -327,13 +331,16 @@ fn each_credstore_assertion_fires() {
         assert_fires(&r, needle);
         assert_eq!(failed(&r).len(), 1, "{body}: {:#?}", failed(&r));
     }
-    // root:root 0400 spelled out, and the default path, are fine.
+    // root:root 0400 spelled out, and the default path, are fine; so are a credential and a
+    // file of the same name (they live apart), and `credstore/…` files without plain ones.
     let r = eval_nixos(
         &bin,
         &host(
             &format!(
-                r#"secrets.ok = {{ sopsFile = {}; credstore = "plain"; owner = "root"; group = "root"; mode = "400"; path = "/run/credstore/ok"; }};"#,
-                s()
+                r#"secrets.ok = {{ sopsFile = {s}; credstore = "encrypted"; owner = "root"; group = "root"; mode = "400"; path = "/run/credstore.encrypted/ok"; }};
+                   secrets.file = {{ sopsFile = {s}; name = "ok"; }};
+                   secrets."credstore/x" = {{ sopsFile = {s}; }};"#,
+                s = s()
             ),
             "",
         ),
