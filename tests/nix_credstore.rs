@@ -111,6 +111,47 @@ fn manifest_carries_credstore_key_and_systemd_creds() {
     assert!(r["manifest"].get("systemdCreds").is_none());
 }
 
+/// The pure manifest (nix/manifest.nix, no nixpkgs) as the module, home-manager and nix-darwin
+/// share it: credstore fields of secrets and tunnels, systemdCreds only when needed.
+#[test]
+fn pure_manifest_writes_credstore_fields() {
+    let Some(bin) = nix_instantiate() else { return };
+    let m = nix_support::eval(
+        &bin,
+        &format!(
+            r#"import {}/manifest.nix {{
+              secrets.a = {{ sopsFile = "/s.yaml"; credstore = "plain"; }};
+              secrets.b = {{ sopsFile = "/s.yaml"; credstore = "encrypted"; credstoreKey = "tpm2"; }};
+              tunnels.t = {{ sopsFile = "/t.json"; layout = "loadCredential"; credstore = "encrypted"; }};
+              settings.systemdCreds = "/run/current-system/sw/bin/systemd-creds";
+            }}"#,
+            nix_support::nix_dir().display()
+        ),
+    );
+    assert_eq!(
+        m["systemdCreds"],
+        "/run/current-system/sw/bin/systemd-creds"
+    );
+    assert_eq!(secret(&m, "a")["credstore"], "plain");
+    assert!(secret(&m, "a").get("credstoreKey").is_none());
+    assert_eq!(secret(&m, "b")["credstoreKey"], "tpm2");
+    let t = secret(&m, "cloudflared-tunnel-t.json");
+    assert_eq!(t["credstore"], "encrypted");
+    assert_eq!(t["credstoreKey"], "auto");
+    assert!(t.get("path").is_none());
+    let m = nix_support::eval(
+        &bin,
+        &format!(
+            r#"import {}/manifest.nix {{
+              secrets.a = {{ sopsFile = "/s.yaml"; credstore = "plain"; }};
+              settings.systemdCreds = "/bin/systemd-creds";
+            }}"#,
+            nix_support::nix_dir().display()
+        ),
+    );
+    assert!(m.get("systemdCreds").is_none(), "{m:#}");
+}
+
 // ---- wiring -----------------------------------------------------------------------------------
 
 #[test]
