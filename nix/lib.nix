@@ -869,6 +869,19 @@ let
         [ ]
     )
     ++ (
+      let
+        manual = ctx.cloudflaredTunnels.${tunnel} or { };
+        given = filter (f: get manual f null != null) [
+          "credentialsFile"
+          "tokenFile"
+        ];
+      in
+      if get t "credstore" null == "encrypted" && given != [ ] then
+        [ "${what}: credstore = \"encrypted\" but services.cloudflared.tunnels.${quote tunnel}.${builtins.head given} is set too: cloudflared would be given that file instead; remove it" ]
+      else
+        [ ]
+    )
+    ++ (
       if get t "credstore" null != "encrypted" && get t "credstoreKey" "auto" != "auto" then
         [ "${what}.credstoreKey = ${quote (get t "credstoreKey" "auto")}: only with credstore = \"encrypted\"" ]
       else

@@ -361,6 +361,10 @@ fn each_credstore_assertion_fires() {
             r#"hostseal.tunnels."old": credstore needs the loadCredential layout"#,
         ),
         (
+            r#"tunnels.e = { sopsFile = @T@; credstore = "encrypted"; }; ## services.cloudflared.tunnels.e.credentialsFile = "/var/lib/e.json";"#,
+            r#"hostseal.tunnels."e": credstore = "encrypted" but services.cloudflared.tunnels."e".credentialsFile is set too"#,
+        ),
+        (
             r#"tunnels.k = { sopsFile = @T@; credstoreKey = "host"; };"#,
             r#"hostseal.tunnels."k".credstoreKey = "host": only with credstore = "encrypted""#,
         ),
@@ -368,7 +372,9 @@ fn each_credstore_assertion_fires() {
     let users = r#"users.users.cloudflared.group = "cloudflared"; users.groups.cloudflared = { }; users.groups.wheel = { };"#;
     for (body, needle) in cases {
         let body = body.replace("@S@", &s()).replace("@T@", &t());
-        let r = eval_nixos(&bin, &host(&body, users));
+        // `hostseal` settings ## other NixOS settings
+        let (body, outside) = body.split_once("##").unwrap_or((&body, ""));
+        let r = eval_nixos(&bin, &host(body, &format!("{users} {outside}")));
         assert_fires(&r, needle);
         assert_eq!(failed(&r).len(), 1, "{body}: {:#?}", failed(&r));
     }
