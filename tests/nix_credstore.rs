@@ -482,7 +482,8 @@ fn ok(o: &Output) {
 /// (ramfs, generations, the host's systemd-creds with a host key of the test's own), gives a
 /// root:root 0400 ciphertext that `systemd-creds decrypt` opens, under the id the evaluated
 /// unit's `LoadCredentialEncrypted=` names, to the tunnel JSON; no plaintext copy anywhere in
-/// the generation; an unchanged re-install keeps the ciphertext (no needless restart).
+/// the generation; an unchanged re-install keeps the ciphertext (no needless restart); a
+/// rotated secret is re-sealed and restarts the tunnel with `systemctl --no-block`.
 #[test]
 fn encrypted_tunnel_credential_installs_and_decrypts_under_the_units_id() {
     let Some(bin) = nix_instantiate() else { return };
@@ -620,4 +621,27 @@ fn encrypted_tunnel_credential_installs_and_decrypts_under_the_units_id() {
     );
     // The installer sealed it under the manifest's name, which is the unit's id.
     assert_eq!(secret(&m, id)["name"], id);
+
+    // A rotated tunnel secret is re-sealed and restarts the tunnel (without blocking).
+    let mut rotated = tunnel.clone();
+    rotated["TunnelSecret"] = json!("cm90YXRlZC10dW5uZWwtc2VjcmV0LTMyLWJ5dGVzISE=");
+    let resealed = seal_json(d, "tunnel-rotated.json", &rotated);
+    for s in m["secrets"].as_array_mut().unwrap() {
+        s["sopsFile"] = json!(resealed);
+    }
+    ok(&install(d, &m));
+    assert_ne!(std::fs::read(&installed).unwrap(), ciphertext);
+    let opened = decrypt(id);
+    assert!(opened.status.success());
+    assert_eq!(
+        serde_json::from_slice::<Value>(&opened.stdout).unwrap(),
+        rotated
+    );
+    let calls = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        calls.lines().any(|l| l.contains("restart")
+            && l.contains("--no-block")
+            && l.contains("cloudflared-tunnel-builder.service")),
+        "the tunnel was not restarted: {calls}"
+    );
 }
