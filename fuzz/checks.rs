@@ -191,7 +191,7 @@ pub fn roundtrip(data: &[u8]) {
         let mut current = again;
         let mut seen = vec![bytes];
         for _ in 0..rounds {
-            let mut values = current.clone();
+            let mut values = current.duplicate();
             strip_comments(&mut values);
             assert!(same_tree(&tree, &values), "round trip changed the values");
             let next_bytes = format

@@ -25,6 +25,7 @@ pub mod cli;
 pub mod commands;
 pub mod commit;
 pub mod error;
+pub mod fileio;
 pub mod format;
 pub mod install;
 pub mod keys;

@@ -31,7 +31,7 @@ fn scalar() -> impl Strategy<Value = Scalar> {
         any::<i32>().prop_map(|i| Scalar::Int(i64::from(i))),
         (-1.0e6f64..1.0e6).prop_map(Scalar::Float),
         any::<bool>().prop_map(Scalar::Bool),
-        Just(Scalar::Null),
+        Just(()).prop_map(|()| Scalar::Null),
     ]
 }
 

@@ -26,14 +26,12 @@ pub fn seal_for_rule(
         let all: Vec<Recipient> = groups.into_iter().flatten().collect();
         return age_file::encrypt(plaintext, &all, false);
     }
-    let mut tree = format.parse_plain(plaintext)?;
+    let tree = format.parse_plain(plaintext)?;
     let params = SealParams {
         groups,
         threshold: rule.threshold,
         leaf_rule: rule.leaf_rule.clone().unwrap_or_default(),
         mac_only_encrypted: rule.mac_only_encrypted,
     };
-    let sealed = crate::sops::seal(&tree, format, &params, emit);
-    tree.zeroize_all();
-    sealed
+    crate::sops::seal(&tree, format, &params, emit)
 }

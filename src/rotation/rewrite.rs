@@ -37,7 +37,7 @@ pub fn rewrap(
     md.shamir_threshold = threshold;
     let node = md.to_node(empty_list(format));
     for doc in &mut sealed.docs {
-        doc.push("sops", node.clone());
+        doc.push("sops", node.duplicate());
     }
     Ok(format.emit_sealed(&sealed, emit)?)
 }

@@ -2,7 +2,7 @@
 //! a tree, and how a path is shown in error messages (keys only, never values).
 
 use crate::error::Error;
-use crate::format::tree::{Node, Tree};
+use crate::format::tree::{Node, Scalar, Tree};
 
 /// One step of a key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +84,39 @@ pub fn lookup<'a>(tree: &'a Tree, path: &[PathSegment]) -> Option<&'a Node> {
         node = step(node, seg)?;
     }
     Some(node)
+}
+
+/// Moves the node at `path` out of `tree` (leaving `null` in its place), so a caller that
+/// wants one value of a plaintext tree holds it without making a copy.
+pub fn take(tree: &mut Tree, path: &[PathSegment]) -> Option<Node> {
+    let doc = tree.docs.first_mut()?;
+    let (first, rest) = path.split_first()?;
+    let PathSegment::Key(k) = first else {
+        return None;
+    };
+    let mut node = doc.get_mut(k)?;
+    for seg in rest {
+        node = step_mut(node, seg)?;
+    }
+    Some(std::mem::replace(node, Node::Scalar(Scalar::Null)))
+}
+
+fn step_mut<'a>(node: &'a mut Node, seg: &PathSegment) -> Option<&'a mut Node> {
+    match (node, seg) {
+        (Node::Map(m), PathSegment::Key(k)) => m.get_mut(k),
+        (Node::Seq(items), PathSegment::Index(i)) => nth_item_mut(items, *i),
+        (Node::Seq(items), PathSegment::Key(k)) if k.bytes().all(|b| b.is_ascii_digit()) => {
+            nth_item_mut(items, k.parse().ok()?)
+        }
+        _ => None,
+    }
+}
+
+fn nth_item_mut(items: &mut [Node], i: usize) -> Option<&mut Node> {
+    items
+        .iter_mut()
+        .filter(|n| !matches!(n, Node::Comment(_)))
+        .nth(i)
 }
 
 fn step<'a>(node: &'a Node, seg: &PathSegment) -> Option<&'a Node> {
