@@ -21,6 +21,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod age_file;
 pub mod cli;
 pub mod commands;
 pub mod commit;

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{age_keygen, peer, run_ok};
+use hostseal::age_file;
 use hostseal::error::Kind;
-use hostseal::format::age_file;
 use hostseal::keys::identity::IdentitySet;
 use hostseal::keys::recipient::Recipient;
 use hostseal::keys::ssh_to_age;

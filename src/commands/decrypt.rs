@@ -1,11 +1,12 @@
 //! `hostseal decrypt`: open a sealed file and print (or write) the plaintext or one value.
 
 use super::io::{is_git_tracked, write_stdout};
+use crate::age_file;
 use crate::cli::DecryptArgs;
 use crate::error::Error;
 use crate::fileio::{read_input, write_atomic, Mode};
 use crate::format::tree::{Map, Node, Scalar, Tree};
-use crate::format::{age_file, EmitOptions, Format};
+use crate::format::{EmitOptions, Format};
 use crate::keys::identity::{discover, WorkstationEnv};
 use crate::sops::{self, path};
 use zeroize::Zeroizing;

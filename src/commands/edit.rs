@@ -4,12 +4,13 @@
 //! its rule's recipients. The plaintext is removed on every exit path (see
 //! [`crate::commit::edit`]).
 
+use crate::age_file;
 use crate::cli::EditArgs;
 use crate::commit::edit::Session;
 use crate::commit::seal::seal_for_rule;
 use crate::error::Error;
 use crate::fileio::{read_input, write_atomic, Mode};
-use crate::format::{age_file, EmitOptions, Format};
+use crate::format::{EmitOptions, Format};
 use crate::keys::identity::{discover, WorkstationEnv};
 use crate::keys::recipient::Recipient;
 use crate::rules::RulesFile;

@@ -1,11 +1,12 @@
 //! `hostseal encrypt`: seal a plaintext file to the recipients of its rule (or `--age`).
 
 use super::io::write_stdout;
+use crate::age_file;
 use crate::cli::{EncryptArgs, LeafRuleArgs};
 use crate::error::Error;
 use crate::fileio::{read_input, write_atomic, Mode};
 use crate::format::metadata::LeafRule;
-use crate::format::{age_file, Format};
+use crate::format::Format;
 use crate::keys::recipient::{self, Recipient};
 use crate::rules::RulesFile;
 use crate::sops::{self, SealParams};

@@ -10,6 +10,7 @@ pub mod hook;
 pub mod io;
 pub mod keys;
 pub mod rotate;
+pub mod rotation_ui;
 pub mod tunnel;
 pub mod types;
 pub mod updatekeys;

@@ -3,14 +3,13 @@
 //! no rule matches. Whole-file age files are left out (see `updatekeys --include-age`).
 
 use super::io::write_stdout;
-use super::updatekeys::{
-    confirm, fail_listed, finish, in_rules, note_age_skipped, render_plan, skip, Step,
-};
+use super::rotation_ui::{confirm, fail_listed, finish, note_age_skipped};
 use crate::cli::RotateArgs;
 use crate::error::Error;
 use crate::keys::identity::{discover, WorkstationEnv};
 use crate::rotation::job::{self, Action, Loaded, Planned};
 use crate::rotation::plan::{diff, Names, Target};
+use crate::rotation::steps::{in_rules, render_plan, skip, Step};
 use std::io::Write;
 
 /// Runs `hostseal rotate`.

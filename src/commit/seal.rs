@@ -1,8 +1,9 @@
 //! Sealing plaintext to its rule's recipients, as `encrypt` does without `--age`: used by
 //! `check --encrypt` for staged files and by `edit` for files that do not exist yet.
 
+use crate::age_file;
 use crate::error::Error;
-use crate::format::{age_file, EmitOptions, Format};
+use crate::format::{EmitOptions, Format};
 use crate::keys::recipient::Recipient;
 use crate::rules::CreationRule;
 use crate::sops::SealParams;

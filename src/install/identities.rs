@@ -93,7 +93,7 @@ impl Opener for HostOpener {
                 .with_hint("set ageKeyFile or ageSshKeyPaths to an existing key"));
         }
         match format {
-            Format::Age => crate::format::age_file::decrypt(bytes, &self.ids).map(Decrypted::Whole),
+            Format::Age => crate::age_file::decrypt(bytes, &self.ids).map(Decrypted::Whole),
             f => {
                 let mut opened = crate::sops::open(bytes, f, &self.ids)?;
                 let tree = std::mem::take(&mut opened.tree);
