@@ -1,6 +1,7 @@
 //! Interoperability with Go `age`/`age-keygen`/`ssh-keygen` and agenix's example data:
 //! whole-file age both ways (binary and armored; X25519, ssh-ed25519, ssh-rsa), ssh-to-age
 //! both ways, and the agenix peer files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

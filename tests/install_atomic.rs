@@ -6,6 +6,7 @@
 //!
 //! The secrets come from two JSON files sealed by the real sops (A and B contents); runs
 //! alternate between them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use rand::Rng;

@@ -1,5 +1,6 @@
 //! The sops-nix and agenix peer scenarios (`../shared/peers/*/README.md`), installed by the
 //! binary from the peers' own sealed files and keys.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use serde_json::{json, Value};

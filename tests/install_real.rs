@@ -1,6 +1,7 @@
 //! `hostseal install` with files sealed by the real sops, real users and groups (made with
 //! `useradd`/`groupadd` under unique names and removed afterwards), real chown/chmod, and a
 //! recording `systemctl` named by the manifest's `systemctl` field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use serde_json::{json, Value};

@@ -1,6 +1,7 @@
 //! `hostseal rotate` against the real sops: a new data key and fresh ciphertext for every
 //! value, recipients and leaf rule from the rules (the file's own, with a warning, when no
 //! rule matches), and sops opens every result.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

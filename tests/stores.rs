@@ -2,6 +2,7 @@
 //! sops encrypts and decrypts each plaintext fixture; our `emit(parse(…))` must give sops's
 //! decrypted bytes, and must reproduce the sealed files sops wrote (INI: up to the order of the
 //! `[sops]` section, which sops writes in random order).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

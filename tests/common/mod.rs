@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: the real peers (sops, age) and the built binary.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
