@@ -412,75 +412,11 @@ fn check_version(v: &str) -> Result<(), Error> {
     }
 }
 
-/// Parses an RFC 3339 timestamp and renders it as Go's `time.RFC3339` layout does: no
-/// fractional seconds, `Z` for a zero offset.
+/// `lastmodified` rendered as Go's `time.RFC3339` layout does: no fractional seconds, `Z` for a
+/// zero offset.
 fn mac_aad(lastmodified: &str) -> Result<String, Error> {
-    parse_rfc3339(lastmodified, false)
+    super::timestamp::rfc3339_seconds(lastmodified)
         .ok_or_else(|| bad("sops.lastmodified is not an RFC 3339 timestamp"))
-}
-
-/// The canonical sops spelling of a `time` value: Go's RFC 3339 with nanoseconds, trailing
-/// zeros of the fraction cut, `Z` for a zero offset. `None` if `s` is not RFC 3339.
-pub fn canonical_time(s: &str) -> Option<String> {
-    parse_rfc3339(s, true)
-}
-
-fn parse_rfc3339(s: &str, keep_fraction: bool) -> Option<String> {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| -> Option<&str> {
-        let part = s.get(r)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then_some(part)
-    };
-    let date_time = format!(
-        "{}-{}-{}T{}:{}:{}",
-        digits(0..4)?,
-        digits(5..7)?,
-        digits(8..10)?,
-        digits(11..13)?,
-        digits(14..16)?,
-        digits(17..19)?
-    );
-    if b.get(4) != Some(&b'-')
-        || b.get(7) != Some(&b'-')
-        || !matches!(b.get(10), Some(b'T' | b't'))
-        || b.get(13) != Some(&b':')
-        || b.get(16) != Some(&b':')
-    {
-        return None;
-    }
-    let mut rest = s.get(19..)?;
-    let mut fraction = String::new();
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return None;
-        }
-        let digits = frac[..n.min(9)].trim_end_matches('0');
-        if keep_fraction && !digits.is_empty() {
-            fraction = format!(".{digits}");
-        }
-        rest = &frac[n..];
-    }
-    let zone = match rest {
-        "Z" | "z" => "Z".to_string(),
-        _ => {
-            let sign = rest.get(0..1)?;
-            let (hh, mm) = (rest.get(1..3)?, rest.get(4..6)?);
-            if !(sign == "+" || sign == "-")
-                || rest.len() != 6
-                || rest.get(3..4) != Some(":")
-                || !hh.bytes().chain(mm.bytes()).all(|c| c.is_ascii_digit())
-            {
-                return None;
-            }
-            if hh == "00" && mm == "00" {
-                "Z".to_string()
-            } else {
-                format!("{sign}{hh}:{mm}")
-            }
-        }
-    };
-    Some(format!("{date_time}{fraction}{zone}"))
 }
 
 /// The current time as sops writes `lastmodified`: UTC to the second.
@@ -539,17 +475,9 @@ mod tests {
         assert!(mac_aad("").is_err());
         assert!(mac_aad("2026-11-23 14:48:02Z").is_err());
         assert!(mac_aad("2026-11-23T14:48:02").is_err());
-    }
-
-    #[test]
-    fn canonical_time_keeps_trimmed_fraction() {
-        assert_eq!(
-            canonical_time("2001-12-14T21:59:43.10-05:00").unwrap(),
-            "2001-12-14T21:59:43.1-05:00"
-        );
-        assert_eq!(
-            canonical_time("2024-01-02T00:00:00.000Z").unwrap(),
-            "2024-01-02T00:00:00Z"
+        assert!(
+            mac_aad("2026-11-23T25:48:02Z").is_err(),
+            "hours are range-checked"
         );
     }
 

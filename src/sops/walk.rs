@@ -485,7 +485,7 @@ fn scalar_from_plaintext(ty: ValueType, mut plain: Zeroizing<Vec<u8>>) -> Option
             "0" | "f" | "F" | "FALSE" | "false" | "False" => false,
             _ => return None,
         }),
-        ValueType::Time => Scalar::Time(crate::format::metadata::canonical_time(text()?)?),
+        ValueType::Time => Scalar::Time(crate::format::timestamp::rfc3339_canonical(text()?)?),
         ValueType::Comment => return None,
     })
 }
