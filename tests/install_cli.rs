@@ -6,8 +6,7 @@ mod common;
 use serde_json::{json, Value};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 /// A temporary host root: mount point, link, lock and lists all inside it.
 struct Host {
@@ -201,21 +200,37 @@ fn concurrent_installs_are_serialized() {
     let h = Host::new();
     let m = template_manifest(&h, 2, "a", 0);
     assert_eq!(code(&h.install(&m, &[])), 0);
-    // Hold the lock with util-linux flock, start an install: it must wait.
-    let mut holder = Command::new("flock")
-        .arg(h.p("lock/lock"))
-        .args(["sleep", "2"])
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let start = Instant::now();
-    let o = h.install(&m, &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The test holds the lock and starts an install: it must park in its wait loop (lock file
+    // open, asleep) having built nothing, and finish once the lock is released.
+    let lock_path = h.p("lock/lock");
+    let held = nix::fcntl::Flock::lock(
+        std::fs::File::open(&lock_path).unwrap(),
+        nix::fcntl::FlockArg::LockExclusive,
+    )
+    .unwrap();
+    let mut c = common::hostseal(h.t.path());
+    c.arg("install")
+        .args(["--no-mount", "--allow-disk"])
+        .arg(&m)
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let pid = child.id();
     assert!(
-        start.elapsed() >= Duration::from_millis(1200),
-        "did not wait for the lock"
+        common::stop_when(&mut child, || common::has_open(pid, &lock_path)
+            && common::in_timed_sleep(pid)),
+        "install exited while the lock was held"
     );
-    holder.wait().unwrap();
+    assert_eq!(h.link(), h.p("m/1"), "switched while the lock was held");
+    assert!(!h.p("m/2").exists(), "built while the lock was held");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        nix::sys::signal::Signal::SIGCONT,
+    )
+    .unwrap();
+    drop(held);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(h.link(), h.p("m/2"));
     // Several at once: every one succeeds, generations are distinct and the last wins.
     let children: Vec<_> = (0..4)
         .map(|_| {

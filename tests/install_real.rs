@@ -1,6 +1,7 @@
 //! `hostseal install` with files sealed by the real sops, real users and groups (made with
 //! `useradd`/`groupadd` under unique names and removed afterwards), real chown/chmod, and a
 //! recording `systemctl` named by the manifest's `systemctl` field.
+//! Needs root (users, chown); each test is skipped with a message otherwise.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
@@ -141,6 +142,9 @@ fn tunnel_creds(secret_byte: u8) -> Value {
 /// user's `0600` (legacyUser), owners by name; whole-file JSON (`key: ""`).
 #[test]
 fn tunnel_credentials_in_both_layouts_owner_by_name() {
+    if !common::root_or_skip("tunnel_credentials_in_both_layouts_owner_by_name") {
+        return;
+    }
     let h = Host::new();
     let cf = TempUser::new("cf");
     let sealed = h.seal_json("tunnel", &tunnel_creds(7));
@@ -184,6 +188,9 @@ fn tunnel_credentials_in_both_layouts_owner_by_name() {
 /// exit 7, the status file names each, previous copies are carried over (stale).
 #[test]
 fn failures_are_isolated_and_previous_copies_carried() {
+    if !common::root_or_skip("failures_are_isolated_and_previous_copies_carried") {
+        return;
+    }
     let h = Host::new();
     let good = h.seal_json("good", &json!({"a": "A1", "b": "B1", "c": "C1", "d": "D1"}));
     let secrets = |file: &Path, other: &Path, owner: &str| {
@@ -263,6 +270,9 @@ fn failures_are_isolated_and_previous_copies_carried() {
 /// A MAC failure (sealed file altered without the data key) fails only that secret.
 #[test]
 fn tampered_file_fails_with_integrity() {
+    if !common::root_or_skip("tampered_file_fails_with_integrity") {
+        return;
+    }
     let h = Host::new();
     let f = h.seal_json("t", &json!({"a": "x"}));
     let text = std::fs::read_to_string(&f).unwrap();
@@ -281,6 +291,9 @@ fn tampered_file_fails_with_integrity() {
 /// A sealed file writable by group/other or not owned by root fails that secret.
 #[test]
 fn untrusted_sealed_file_refused() {
+    if !common::root_or_skip("untrusted_sealed_file_refused") {
+        return;
+    }
     let h = Host::new();
     let f = h.seal_json("t", &json!({"a": "x"}));
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o666)).unwrap();
@@ -294,6 +307,9 @@ fn untrusted_sealed_file_refused() {
 /// `strict`: one failure aborts the run with no switch.
 #[test]
 fn strict_aborts_without_switch() {
+    if !common::root_or_skip("strict_aborts_without_switch") {
+        return;
+    }
     let h = Host::new();
     let f = h.seal_json("s", &json!({"a": "1", "b": "2"}));
     let secrets = json!([
@@ -314,6 +330,9 @@ fn strict_aborts_without_switch() {
 /// for changed secrets, never on the first install.
 #[test]
 fn systemctl_restarts_only_changed_secrets() {
+    if !common::root_or_skip("systemctl_restarts_only_changed_secrets") {
+        return;
+    }
     let h = Host::new();
     let bin = h.recording_systemctl();
     let secrets = |f: &Path| {
@@ -357,6 +376,9 @@ fn systemctl_restarts_only_changed_secrets() {
 /// Owners by number, and `--ignore-passwd` (names become root, numbers stay).
 #[test]
 fn numeric_owners_and_ignore_passwd() {
+    if !common::root_or_skip("numeric_owners_and_ignore_passwd") {
+        return;
+    }
     let h = Host::new();
     let u = TempUser::new("num");
     let (uid, gid) = u.ids();
@@ -386,6 +408,9 @@ fn numeric_owners_and_ignore_passwd() {
 /// dotenv/binary whole files, and the derived key from an ssh host key (native + derived).
 #[test]
 fn ssh_host_key_identity_and_binary() {
+    if !common::root_or_skip("ssh_host_key_identity_and_binary") {
+        return;
+    }
     let h = Host::new();
     let key = h.p("ssh_host_ed25519_key");
     common::run_ok(
@@ -427,6 +452,9 @@ fn ssh_host_key_identity_and_binary() {
 /// new generation's `rendered/`.
 #[test]
 fn sops_nix_generated_manifest_with_templates() {
+    if !common::root_or_skip("sops_nix_generated_manifest_with_templates") {
+        return;
+    }
     let h = Host::new();
     let f = h.seal_json("app", &json!({"db": {"password": "pw1"}, "token": "t1"}));
     let ph = |n: &str| {
@@ -490,6 +518,9 @@ fn sops_nix_generated_manifest_with_templates() {
 /// dotenv: the whole decrypted file, or one `entry`; `key` is ignored for dotenv.
 #[test]
 fn dotenv_whole_file_and_entry() {
+    if !common::root_or_skip("dotenv_whole_file_and_entry") {
+        return;
+    }
     let h = Host::new();
     let plain = h.p("app.env");
     std::fs::write(&plain, "USER=app\nPASSWORD=s3cret\n").unwrap();
