@@ -166,12 +166,7 @@ fn new_staging_has_items(mount: &Path, old: &[(PathBuf, u64)]) -> bool {
         .any(|s| !old.contains(&s) && std::fs::read_dir(&s.0).is_ok_and(|mut d| d.next().is_some()))
 }
 
-struct Unmount(PathBuf);
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
+use common::host::Unmount;
 
 #[test]
 fn kill_9_mid_build_and_after_switch_never_breaks_the_link_and_watcher_sees_no_leak() {

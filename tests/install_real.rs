@@ -46,20 +46,29 @@ impl Drop for TempUser {
     }
 }
 
+/// A host root (see `common::host`) with an age key of its own.
 struct Host {
-    t: tempfile::TempDir,
+    root: common::host::Host,
     key: PathBuf,
     recipient: String,
 }
 
+impl std::ops::Deref for Host {
+    type Target = common::host::Host;
+    fn deref(&self) -> &common::host::Host {
+        &self.root
+    }
+}
+
 impl Host {
     fn new() -> Host {
-        let t = tempfile::tempdir().unwrap();
-        let (key, recipient) = common::age_keygen(t.path(), "host");
-        Host { t, key, recipient }
-    }
-    fn p(&self, rel: &str) -> PathBuf {
-        self.t.path().join(rel)
+        let root = common::host::Host::new();
+        let (key, recipient) = common::age_keygen(root.t.path(), "host");
+        Host {
+            root,
+            key,
+            recipient,
+        }
     }
     /// Seals JSON with the real sops to the host's recipient; the file is root-owned 0444.
     fn seal_json(&self, name: &str, plain: &Value) -> PathBuf {
@@ -85,28 +94,16 @@ impl Host {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
         p
     }
+    /// The manifest with the host's key file.
     fn manifest(&self, extra: Value) -> PathBuf {
-        let mut m = json!({
-            "secretsMountPoint": self.p("m"), "symlinkPath": self.p("secrets"),
-            "lockPath": self.p("lock/lock"), "restartListsDir": self.p("nixos"),
-            "ageKeyFile": self.key,
-        });
+        let mut m = json!({ "ageKeyFile": self.key });
         if let (Some(m), Value::Object(e)) = (m.as_object_mut(), extra) {
             m.extend(e);
         }
-        let path = self.p("manifest.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
-        path
+        self.root.manifest(m)
     }
     fn install(&self, manifest: &Path) -> Output {
-        common::hostseal(self.t.path())
-            .args(["install", "--no-mount", "--allow-disk"])
-            .arg(manifest)
-            .output()
-            .unwrap()
-    }
-    fn status(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.p("m/status.json")).unwrap()).unwrap()
+        self.root.install(manifest, &[])
     }
     /// A `systemctl` that records its arguments and environment; every unit is active.
     fn recording_systemctl(&self) -> PathBuf {
@@ -125,9 +122,7 @@ impl Host {
     }
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::host::stderr;
 
 fn tunnel_creds(secret_byte: u8) -> Value {
     use base64::Engine;

@@ -6,92 +6,48 @@
 
 mod common;
 
-use common::{age_keygen, hostseal, run_ok, sops};
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use tempfile::TempDir;
+use common::repo::{text, Key, Repo};
+use common::{hostseal, run_ok};
+use std::path::Path;
+use std::process::Stdio;
 
+/// The repository with three keys: an admin and two hosts.
 struct Env {
-    dir: TempDir,
-    admin: (PathBuf, String),
-    host1: (PathBuf, String),
-    host2: (PathBuf, String),
+    repo: Repo,
+    admin: Key,
+    host1: Key,
+    host2: Key,
+}
+
+impl std::ops::Deref for Env {
+    type Target = Repo;
+    fn deref(&self) -> &Repo {
+        &self.repo
+    }
 }
 
 fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let admin = age_keygen(dir.path(), "admin");
-    let host1 = age_keygen(dir.path(), "host1");
-    let host2 = age_keygen(dir.path(), "host2");
-    std::fs::create_dir_all(dir.path().join("secrets/sub")).unwrap();
+    let repo = Repo::new(&["secrets/sub"]);
     Env {
-        dir,
-        admin,
-        host1,
-        host2,
+        admin: repo.key("admin"),
+        host1: repo.key("host1"),
+        host2: repo.key("host2"),
+        repo,
     }
 }
 
 impl Env {
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
     /// `.sops.yaml` naming the three keys, one rule for `secrets/` with these anchors.
     fn rules(&self, anchors: &[&str]) {
         let list: Vec<String> = anchors.iter().map(|a| format!("*{a}")).collect();
-        let text = format!(
+        self.write_rules(&format!(
             "keys:\n  - &admin {}\n  - &host1 {}\n  - &host2 {}\ncreation_rules:\n  - path_regex: ^secrets/\n    age: [{}]\n",
             self.admin.1,
             self.host1.1,
             self.host2.1,
             list.join(", ")
-        );
-        std::fs::write(self.p(".sops.yaml"), text).unwrap();
+        ));
     }
-
-    /// Writes plaintext and seals it in place with the real sops to `recipients`.
-    fn sops_seal(&self, name: &str, plain: &[u8], recipients: &[&str]) -> PathBuf {
-        let path = self.p(name);
-        let bytes = sops_seal_outside(plain, &path, recipients);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-
-    fn sops_decrypt(&self, file: &Path, key: &Path) -> Output {
-        sops(self.dir.path())
-            .env("SOPS_AGE_KEY_FILE", key)
-            .arg("decrypt")
-            .arg(file)
-            .output()
-            .unwrap()
-    }
-
-    fn hs(&self, key: &Path, args: &[&str]) -> Output {
-        hostseal(self.dir.path())
-            .env("SOPS_AGE_KEY_FILE", key)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-}
-
-/// Seals `plain` with the real sops in a directory of its own (no `.sops.yaml` in reach: sops
-/// refuses `--age` when a rules file has no rule for the path), named like `like`.
-fn sops_seal_outside(plain: &[u8], like: &Path, recipients: &[&str]) -> Vec<u8> {
-    let d = tempfile::tempdir().unwrap();
-    let f = d.path().join(like.file_name().unwrap());
-    std::fs::write(&f, plain).unwrap();
-    run_ok(
-        sops(d.path())
-            .args(["encrypt", "--age", &recipients.join(",")])
-            .arg(&f),
-    )
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// The sealed values and MAC of a sealed JSON file (everything but the wrapped keys).

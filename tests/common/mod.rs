@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod host;
+pub mod repo;
+
 /// The real `sops` binary: `$HOSTSEAL_SOPS`, else the virtualenv `.ci/run` makes.
 pub fn sops_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("HOSTSEAL_SOPS") {
