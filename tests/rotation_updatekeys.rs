@@ -6,34 +6,15 @@
 
 mod common;
 
-use common::repo::{text, Key, Repo};
+use common::repo::{text, AdminAndHosts};
 use common::{hostseal, run_ok};
 use std::path::Path;
 use std::process::Stdio;
 
-/// The repository with three keys: an admin and two hosts.
-struct Env {
-    repo: Repo,
-    admin: Key,
-    host1: Key,
-    host2: Key,
-}
-
-impl std::ops::Deref for Env {
-    type Target = Repo;
-    fn deref(&self) -> &Repo {
-        &self.repo
-    }
-}
+type Env = AdminAndHosts;
 
 fn env() -> Env {
-    let repo = Repo::new(&["secrets/sub"]);
-    Env {
-        admin: repo.key("admin"),
-        host1: repo.key("host1"),
-        host2: repo.key("host2"),
-        repo,
-    }
+    AdminAndHosts::new(&["secrets/sub"])
 }
 
 impl Env {

@@ -91,3 +91,35 @@ pub fn sops_seal_outside(plain: &[u8], like: &Path, recipients: &[&str]) -> Vec<
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
+
+/// A repository with three keys, an admin and two hosts: the cast of the key-rotation tests.
+pub struct AdminAndHosts {
+    /// The repository.
+    pub repo: Repo,
+    /// The admin's key.
+    pub admin: Key,
+    /// The first host's key.
+    pub host1: Key,
+    /// The second host's key.
+    pub host2: Key,
+}
+
+impl std::ops::Deref for AdminAndHosts {
+    type Target = Repo;
+    fn deref(&self) -> &Repo {
+        &self.repo
+    }
+}
+
+impl AdminAndHosts {
+    /// A fresh repository with `dirs` and three new keys.
+    pub fn new(dirs: &[&str]) -> AdminAndHosts {
+        let repo = Repo::new(dirs);
+        AdminAndHosts {
+            admin: repo.key("admin"),
+            host1: repo.key("host1"),
+            host2: repo.key("host2"),
+            repo,
+        }
+    }
+}
