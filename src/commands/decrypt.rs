@@ -1,10 +1,10 @@
 //! `hostseal decrypt`: open a sealed file and print (or write) the plaintext or one value.
 
-use super::io::{is_git_tracked, write_stdout};
+use super::io::{deliver, is_git_tracked};
 use crate::age_file;
 use crate::cli::DecryptArgs;
 use crate::error::Error;
-use crate::fileio::{read_input, write_atomic, Mode};
+use crate::fileio::read_input;
 use crate::format::tree::{Map, Node, Scalar, Tree};
 use crate::format::{EmitOptions, Format};
 use crate::keys::identity::{discover, WorkstationEnv};
@@ -22,11 +22,7 @@ pub fn run(args: &DecryptArgs) -> Result<u8, Error> {
         .with_hint("use --output or stdout, or pass --force if you really mean it"));
     }
     let plain = open_file(args).map_err(|e| e.with_file(shown))?;
-    match (&args.output, args.in_place) {
-        (Some(out), _) => write_atomic(out, &plain, Mode::KeepExisting)?,
-        (None, true) => write_atomic(&args.file, &plain, Mode::KeepExisting)?,
-        (None, false) => write_stdout(&plain)?,
-    }
+    deliver(args.output.as_deref(), args.in_place, &args.file, &plain)?;
     Ok(0)
 }
 

@@ -1,10 +1,10 @@
 //! `hostseal encrypt`: seal a plaintext file to the recipients of its rule (or `--age`).
 
-use super::io::write_stdout;
+use super::io::deliver;
 use crate::age_file;
 use crate::cli::{EncryptArgs, LeafRuleArgs};
 use crate::error::Error;
-use crate::fileio::{read_input, write_atomic, Mode};
+use crate::fileio::read_input;
 use crate::format::metadata::LeafRule;
 use crate::format::Format;
 use crate::keys::recipient::{self, Recipient};
@@ -16,11 +16,7 @@ use std::path::{Path, PathBuf};
 pub fn run(args: &EncryptArgs) -> Result<u8, Error> {
     let shown = args.file.display().to_string();
     let sealed = seal_file(args).map_err(|e| e.with_file(shown))?;
-    match (&args.output, args.in_place) {
-        (Some(out), _) => write_atomic(out, &sealed, Mode::KeepExisting)?,
-        (None, true) => write_atomic(&args.file, &sealed, Mode::KeepExisting)?,
-        (None, false) => write_stdout(&sealed)?,
-    }
+    deliver(args.output.as_deref(), args.in_place, &args.file, &sealed)?;
     Ok(0)
 }
 

@@ -15,6 +15,21 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), Error> {
     }
 }
 
+/// Delivers a command's result: to `--output`, over the input with `-i`, else to stdout.
+pub fn deliver(
+    output: Option<&Path>,
+    in_place: bool,
+    input: &Path,
+    bytes: &[u8],
+) -> Result<(), Error> {
+    use crate::fileio::{write_atomic, Mode};
+    match (output, in_place) {
+        (Some(out), _) => write_atomic(out, bytes, Mode::KeepExisting),
+        (None, true) => write_atomic(input, bytes, Mode::KeepExisting),
+        (None, false) => write_stdout(bytes),
+    }
+}
+
 /// Whether git tracks `path` (used to refuse writing plaintext over a tracked file).
 pub fn is_git_tracked(path: &Path) -> bool {
     let dir = match path.parent() {

@@ -10,17 +10,12 @@ use super::rotation_ui::{confirm, fail_listed, finish, note_age_skipped, show_sk
 use crate::cli::UpdatekeysArgs;
 use crate::error::Error;
 use crate::keys::identity::{discover, WorkstationEnv};
-use crate::rotation::job;
-use crate::rotation::steps::{plan_update, render_plan, Step};
-use crate::rotation::walk;
+use crate::rotation::steps::{load_for_rewrite, plan_update, render_plan, Step};
 
 /// Runs `hostseal updatekeys`.
 pub fn run(args: &UpdatekeysArgs) -> Result<u8, Error> {
-    let walk = walk::collect(&args.paths)?;
     let config = super::encrypt::config_path(args.config.as_deref());
-    let loaded = job::load(walk, config.as_deref());
-    // Temporary files of an interrupted run are removed by the next one (SPEC §1).
-    crate::rotation::apply::remove_stale_temps(loaded.files.iter().map(|f| f.path.as_path()));
+    let loaded = load_for_rewrite(&args.paths, config.as_deref())?;
     let mut errors = loaded.errors;
     let mut skipped = loaded.skipped;
     let mut planned = Vec::new();

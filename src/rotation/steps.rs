@@ -1,12 +1,21 @@
 //! The planning steps `updatekeys` and `rotate` share: what to do with each loaded file, the
 //! errors that name the rules file, and the plan as text for the terminal.
 
-use super::job::{Action, Loaded, Planned};
+use super::job::{self, Action, LoadResult, Loaded, Planned};
 use super::plan::{diff, Names, Target};
 use super::sealed::FileKind;
 use super::walk::Skipped;
 use crate::error::Error;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The sealed files under `paths` with their rules, for a run that rewrites them
+/// (`updatekeys`, `rotate`). Temporary files an interrupted run left beside them are removed
+/// first (docs/key-rotation.md).
+pub fn load_for_rewrite(paths: &[PathBuf], config: Option<&Path>) -> Result<LoadResult, Error> {
+    let loaded = job::load(super::walk::collect(paths)?, config);
+    super::apply::remove_stale_temps(loaded.files.iter().map(|f| f.path.as_path()));
+    Ok(loaded)
+}
 
 /// What to do with one loaded file.
 pub enum Step {
