@@ -1,47 +1,14 @@
 //! The sops-nix and agenix peer scenarios, installed by the binary from the peers' own sealed
 //! files and keys (vendored with their licences under `tests/fixtures/peers/`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use serde_json::{json, Value};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-struct Host {
-    t: tempfile::TempDir,
-}
-
-impl Host {
-    fn new() -> Host {
-        Host {
-            t: common::trusted_tempdir(),
-        }
-    }
-    fn p(&self, rel: &str) -> PathBuf {
-        self.t.path().join(rel)
-    }
-    fn manifest(&self, extra: Value) -> PathBuf {
-        let mut m = json!({
-            "secretsMountPoint": self.p("m"), "symlinkPath": self.p("secrets"),
-            "lockPath": self.p("lock/lock"), "restartListsDir": self.p("nixos"),
-        });
-        if let (Some(m), Value::Object(e)) = (m.as_object_mut(), extra) {
-            m.extend(e);
-        }
-        let path = self.p("manifest.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
-        path
-    }
-    fn install(&self, manifest: &Path, flags: &[&str]) -> Output {
-        common::hostseal(self.t.path())
-            .arg("install")
-            .args(flags)
-            .args(["--no-mount", "--allow-disk"])
-            .arg(manifest)
-            .output()
-            .unwrap()
-    }
-}
+use common::install_host::Host;
 
 fn ok(o: &Output) {
     assert!(

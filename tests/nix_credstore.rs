@@ -6,6 +6,7 @@
 //! encrypted tunnel credential installed for real with Debian's `systemd-creds` (host key made
 //! by `systemd-creds setup` in the test's directory), decrypted under the id the evaluated unit
 //! loads it with back to the tunnel JSON.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 #[path = "nix_support/mod.rs"]

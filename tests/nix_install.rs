@@ -5,6 +5,7 @@
 //! the owner's primary group (not root's), and the unit path (NixOS ≥ 26.05, sysusers) restarts
 //! with `systemctl --no-block` (a blocking restart of a unit ordered after
 //! hostseal-install.service would wait for the installer that waits for it).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 #[path = "nix_support/mod.rs"]

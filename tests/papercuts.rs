@@ -2,6 +2,7 @@
 //! pinned by running the built binary: key paths, `ssh-keyscan` input, `publicHostKey`, an
 //! already sealed input, install's root check and hints, owner checks, restart lines, `status`
 //! for non-root, `--identity-only`, anchor names in `check`, and the never-commit hint.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

@@ -4,6 +4,7 @@
 //! recipient; the interactive identity answers on a pseudo-terminal (`script`) and fails
 //! cleanly without one; `install` (root) runs only the manifest's `agePlugins` binary and never
 //! prompts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use serde_json::{json, Value};
