@@ -86,15 +86,33 @@ pub fn peer(name: &str) -> PathBuf {
     fixture("peers").join(name)
 }
 
-/// A fresh 0755 directory under `target/` for tests of `install`: files root reads at activation
-/// must sit in directories only root can write, which `/tmp` (sticky, world-writable) is not.
+/// A fresh 0755 directory for tests of `install`: files root reads at activation must sit in
+/// directories only root can write, which `/tmp` (sticky, world-writable) is not — nor any
+/// checkout cloned under it. As root (where those tests run) it is under `/run/hostseal-tests`,
+/// else under `target/` (those tests skip when not root).
 pub fn trusted_tempdir() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trusted");
+    let base = if nix::unistd::geteuid().is_root() {
+        PathBuf::from("/run/hostseal-tests")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("trusted")
+    };
     std::fs::create_dir_all(&base).unwrap();
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
     let t = tempfile::tempdir_in(&base).unwrap();
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     t
+}
+
+/// A copy of a peer's sealed file (see [`peer`]) in `dir`, 0444: `install` reads sealed files
+/// only from directories only root can write, which a checkout under `/tmp` is not.
+pub fn trusted_peer(dir: &Path, name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dst = dir.join(format!("peer-{}", name.replace('/', "-")));
+    let _ = std::fs::remove_file(&dst);
+    std::fs::copy(peer(name), &dst).unwrap();
+    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o444)).unwrap();
+    dst
 }
 
 /// A 0400 copy of a private key in `dir`: `install` refuses identity files others can read.
