@@ -28,7 +28,15 @@ fn nix_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("nix")
 }
 
+/// The manifest for a tunnel sealed in `sealed`, copied into `root` first (install reads
+/// sealed files only from directories only root can write; a checkout may be under /tmp).
 fn manifest(bin: &Path, root: &Path, layout: &str, sealed: &Path) -> Value {
+    let copy = root.join(format!(
+        "in-{}",
+        sealed.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::copy(sealed, &copy).unwrap();
+    let sealed = copy;
     let expr = format!(
         r#"import {nix}/manifest.nix {{
              tunnels.builder = {{ sopsFile = "{sealed}"; layout = "{layout}"; }};
