@@ -475,7 +475,7 @@ fn staged_one(
 /// Whether bytes are a sealed file of their path's type (sops metadata, or whole-file age).
 fn is_sealed(abs: &Path, bytes: &[u8]) -> bool {
     let format = crate::format::Format::from_path(abs);
-    if super::check::is_age_file(bytes) {
+    if crate::age_file::is_age_file(bytes) {
         return true;
     }
     let try_parse = |f: crate::format::Format| {

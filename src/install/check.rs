@@ -1,7 +1,8 @@
 //! `--check-mode manifest|sopsfile` (SPEC §3 step 1): validation for the Nix build, which loads
 //! no keys and resolves no owners (the build sandbox has no users) unless asked to.
 
-use super::extract::{self, Failure};
+use super::extract;
+use super::failure::Failure;
 use super::fs;
 use super::plan::{Plan, Source};
 use super::users::{self, Resolver};

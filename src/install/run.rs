@@ -2,7 +2,8 @@
 //! core + identities) and the owner resolver are parameters so every step can be tested on a
 //! temporary directory.
 
-use super::extract::{Failure, Opener, SealedCache};
+use super::extract::{Opener, SealedCache};
+use super::failure::Failure;
 use super::generation::{self, LinkSlot, Staging};
 use super::mount::{self, MountOpts};
 use super::plan::{Item, Mode, OnFailure, Plan, Source};
