@@ -3,8 +3,8 @@
 //! prompts. With `--encrypt`, names each file it sealed and staged.
 
 use crate::cli::CheckArgs;
-use crate::commit::run::{check, Options};
 use crate::error::Error;
+use crate::guard::run::{check, Options};
 use crate::keys::identity::{discover, WorkstationEnv};
 use std::io::Write;
 

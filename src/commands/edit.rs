@@ -2,17 +2,17 @@
 //! on a RAM filesystem, and re-seal it. Unchanged text leaves the file untouched; unchanged
 //! values keep their ciphertext (`Opened::reseal` reuses their IVs); a new file is sealed to
 //! its rule's recipients. The plaintext is removed on every exit path (see
-//! [`crate::commit::edit`]).
+//! [`crate::edit_session`]).
 
 use crate::age_file;
 use crate::cli::EditArgs;
-use crate::commit::edit::Session;
-use crate::commit::seal::seal_for_rule;
+use crate::edit_session::Session;
 use crate::error::Error;
 use crate::fileio::{read_input, write_atomic, Mode};
 use crate::format::{EmitOptions, Format};
 use crate::keys::recipient::Recipient;
 use crate::rules::RulesFile;
+use crate::seal::seal_for_rule;
 use crate::sops::{self, Opened};
 use std::io::{IsTerminal, Write};
 use std::path::Path;

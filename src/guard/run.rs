@@ -11,10 +11,11 @@
 
 use super::check::{is_exempt, judge, RuleSet, Subject, Verdict};
 use super::git::{Blob, Repo};
-use super::{scan, seal, Problem};
+use super::{scan, Problem};
 use crate::error::Error;
 use crate::keys::identity::IdentitySet;
 use crate::rules::{NearestRules, RulesFile, FILE_NAME};
+use crate::seal;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
