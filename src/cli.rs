@@ -1,8 +1,8 @@
 //! The command line (SPEC §1): clap definitions, one struct per subcommand, and the dispatch that
 //! turns a library result into output and an exit code. Flag names follow sops.
 
+use crate::commands::install::{InstallArgs, StatusArgs};
 use crate::error::Error;
-use crate::install::cli::{InstallArgs, StatusArgs};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -344,8 +344,8 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::Decrypt(a) => c::decrypt::run(&a),
         Command::Keygen(a) => c::keys::keygen(&a),
         Command::Pubkey(a) => c::keys::pubkey(&a),
-        Command::Install(a) => crate::install::cli::run_install(&a),
-        Command::Status(a) => crate::install::cli::run_status(&a),
+        Command::Install(a) => crate::commands::install::run_install(a),
+        Command::Status(a) => crate::commands::install::run_status(&a),
         Command::Edit(a) => c::edit::run(&a),
         Command::Updatekeys(a) => c::updatekeys::run(&a),
         Command::Rotate(a) => c::rotate::run(&a),

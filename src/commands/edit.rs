@@ -71,7 +71,11 @@ fn edit(args: &EditArgs, session: &mut Session) -> Result<Outcome, Error> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "secret".into());
-    let tmp = session.write_plain(&name, &plain)?;
+    let tmp = session.write_plain(&name, &plain);
+    for w in session.take_warnings() {
+        let _ = writeln!(std::io::stderr(), "{w}");
+    }
+    let tmp = tmp?;
     loop {
         session.run_editor(&tmp)?;
         let edited = read_input(&tmp)?;

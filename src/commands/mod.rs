@@ -1,5 +1,6 @@
 //! One module per subcommand: each reads its inputs, calls the library, and writes its output.
-//! They are the only code (with `main`) that touches stdout.
+//! They are the only code (with `main`) that prints: the library returns what to print or takes
+//! a sink for it (`install::log::Log`).
 
 pub mod audit;
 pub mod check;
@@ -8,6 +9,7 @@ pub mod edit;
 pub mod encrypt;
 pub mod generate;
 pub mod hook;
+pub mod install;
 pub mod io;
 pub mod keys;
 pub mod rotate;

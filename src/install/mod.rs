@@ -6,8 +6,8 @@
 //! [`units`] (restarts) → [`status`]. [`fs`] holds the fd-relative system call helpers, [`trust`]
 //! the one rule every file root reads at activation must pass, [`failure`] why one secret failed.
 
+pub mod activate;
 pub mod check;
-pub mod cli;
 pub mod credentials;
 pub mod credstore;
 pub mod custom_paths;
@@ -18,6 +18,7 @@ pub mod fs;
 pub mod generation;
 pub mod identities;
 pub mod lock;
+pub mod log;
 pub mod manifest;
 pub mod mount;
 pub mod plan;
