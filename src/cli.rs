@@ -71,6 +71,70 @@ pub struct LeafRuleArgs {
     pub unencrypted_suffix: Option<String>,
 }
 
+/// `--identity`/`--identity-only`: the identities that open sealed files (`decrypt`, `edit`,
+/// `updatekeys`, `rotate`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct IdentityArgs {
+    /// Identity files (age identities or OpenSSH private keys); repeatable.
+    #[arg(long = "identity", value_name = "F")]
+    pub identities: Vec<PathBuf>,
+    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
+    /// that one key alone opens a file).
+    #[arg(long, requires = "identities")]
+    pub identity_only: bool,
+}
+
+/// `--config`: the rules file, for every command that reads rules.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ConfigArg {
+    /// The rules file (default: nearest .sops.yaml from each file's directory, or $SOPS_CONFIG).
+    #[arg(long, value_name = "F")]
+    pub config: Option<PathBuf>,
+}
+
+/// `--input-type`/`--output-type`/`--filename-override`: how `encrypt` and `decrypt` choose
+/// the file types (and `encrypt` its rule).
+#[derive(Args, Debug, Default, Clone)]
+pub struct TypeArgs {
+    /// Input type.
+    #[arg(long, value_name = "T", value_enum)]
+    pub input_type: Option<FileType>,
+    /// Output type.
+    #[arg(long, value_name = "T", value_enum)]
+    pub output_type: Option<FileType>,
+    /// Path used for type detection and (encrypt) rule matching (needed with `-`).
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
+}
+
+/// A file type named on the command line (`--input-type`, `--output-type`): yaml, json,
+/// dotenv (`KEY=value` lines), ini, binary (any bytes, sealed as one value), age (a whole-file
+/// age ciphertext). The variants carry no doc comment so that `--help` lists them on one line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum FileType {
+    Yaml,
+    Json,
+    Dotenv,
+    Ini,
+    Binary,
+    Age,
+}
+
+impl From<FileType> for crate::format::Format {
+    fn from(t: FileType) -> Self {
+        use crate::format::Format;
+        match t {
+            FileType::Yaml => Format::Yaml,
+            FileType::Json => Format::Json,
+            FileType::Dotenv => Format::Dotenv,
+            FileType::Ini => Format::Ini,
+            FileType::Binary => Format::Binary,
+            FileType::Age => Format::Age,
+        }
+    }
+}
+
 /// `hostseal encrypt`.
 #[derive(Args, Debug)]
 pub struct EncryptArgs {
@@ -83,18 +147,12 @@ pub struct EncryptArgs {
     /// Recipients (comma-separated), instead of the rule's.
     #[arg(long, value_name = "R1,R2")]
     pub age: Option<String>,
-    /// The rules file (default: nearest .sops.yaml from the file's directory, or $SOPS_CONFIG).
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
-    /// Input type (yaml, json, dotenv, ini, binary, age).
-    #[arg(long, value_name = "T")]
-    pub input_type: Option<String>,
-    /// Output type.
-    #[arg(long, value_name = "T")]
-    pub output_type: Option<String>,
-    /// Path used for type detection and rule matching (needed with `-`).
-    #[arg(long, value_name = "PATH")]
-    pub filename_override: Option<PathBuf>,
+    /// Where the rules are.
+    #[command(flatten)]
+    pub rules: ConfigArg,
+    /// The file types and the name that chooses them.
+    #[command(flatten)]
+    pub types: TypeArgs,
     /// Which leaves are encrypted.
     #[command(flatten)]
     pub leaves: LeafRuleArgs,
@@ -117,25 +175,15 @@ pub struct DecryptArgs {
     /// Write the plaintext here instead of stdout.
     #[arg(long, value_name = "F")]
     pub output: Option<PathBuf>,
-    /// Identity files (age identities or OpenSSH private keys); repeatable.
-    #[arg(long = "identity", value_name = "F")]
-    pub identities: Vec<PathBuf>,
-    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
-    /// that one key alone opens a file).
-    #[arg(long, requires = "identities")]
-    pub identity_only: bool,
+    /// Which identities open the files.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     /// Print one value, e.g. `'["tunnel"]["TunnelSecret"]'`.
     #[arg(long, value_name = "PATH")]
     pub extract: Option<String>,
-    /// Input type.
-    #[arg(long, value_name = "T")]
-    pub input_type: Option<String>,
-    /// Output type.
-    #[arg(long, value_name = "T")]
-    pub output_type: Option<String>,
-    /// Path used for type detection (needed with `-`).
-    #[arg(long, value_name = "PATH")]
-    pub filename_override: Option<PathBuf>,
+    /// The file types and the name that chooses them.
+    #[command(flatten)]
+    pub types: TypeArgs,
     /// The sealed file, or `-` for stdin.
     pub file: PathBuf,
 }
@@ -143,16 +191,12 @@ pub struct DecryptArgs {
 /// `hostseal edit`.
 #[derive(Args, Debug)]
 pub struct EditArgs {
-    /// Identity files; repeatable.
-    #[arg(long = "identity", value_name = "F")]
-    pub identities: Vec<PathBuf>,
-    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
-    /// that one key alone opens a file).
-    #[arg(long, requires = "identities")]
-    pub identity_only: bool,
-    /// The rules file.
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
+    /// Which identities open the files.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Where the rules are.
+    #[command(flatten)]
+    pub rules: ConfigArg,
     /// The sealed file (created when missing).
     pub file: PathBuf,
 }
@@ -163,16 +207,12 @@ pub struct UpdatekeysArgs {
     /// Do not ask.
     #[arg(short = 'y', long)]
     pub yes: bool,
-    /// The rules file.
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
-    /// Identity files; repeatable.
-    #[arg(long = "identity", value_name = "F")]
-    pub identities: Vec<PathBuf>,
-    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
-    /// that one key alone opens a file).
-    #[arg(long, requires = "identities")]
-    pub identity_only: bool,
+    /// Where the rules are.
+    #[command(flatten)]
+    pub rules: ConfigArg,
+    /// Which identities open the files.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     /// Also rewrite whole-file age files.
     #[arg(long)]
     pub include_age: bool,
@@ -193,16 +233,12 @@ pub struct RotateArgs {
     /// Do not ask.
     #[arg(short = 'y', long)]
     pub yes: bool,
-    /// The rules file.
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
-    /// Identity files; repeatable.
-    #[arg(long = "identity", value_name = "F")]
-    pub identities: Vec<PathBuf>,
-    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
-    /// that one key alone opens a file).
-    #[arg(long, requires = "identities")]
-    pub identity_only: bool,
+    /// Where the rules are.
+    #[command(flatten)]
+    pub rules: ConfigArg,
+    /// Which identities open the files.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     /// Files or directories.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -220,9 +256,9 @@ pub struct CheckArgs {
     /// With --encrypt: skip validation of recognised secret shapes (tunnel credentials).
     #[arg(long, requires = "encrypt")]
     pub no_validate: bool,
-    /// The rules file.
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
+    /// Where the rules are.
+    #[command(flatten)]
+    pub rules: ConfigArg,
     /// Files or directories (default: every tracked file).
     pub paths: Vec<PathBuf>,
 }
@@ -302,9 +338,9 @@ pub struct AuditArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
-    /// The rules file (default: nearest .sops.yaml from each file's directory, or $SOPS_CONFIG).
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
+    /// Where the rules are.
+    #[command(flatten)]
+    pub rules: ConfigArg,
     /// List the files this recipient can open.
     #[arg(long, value_name = "R")]
     pub recipient: Option<String>,
@@ -355,5 +391,25 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::Audit(a) => c::audit::run(&a),
         Command::Completions(a) => c::generate::completions(&a),
         Command::Man(a) => c::generate::man_pages(&a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, ValueEnum};
+
+    #[test]
+    fn file_type_names_are_the_format_names() {
+        for t in FileType::value_variants() {
+            let name = t.to_possible_value().map(|v| v.get_name().to_string());
+            let format = name.as_deref().and_then(crate::format::Format::from_name);
+            assert_eq!(format, Some((*t).into()), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

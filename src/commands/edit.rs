@@ -51,12 +51,17 @@ enum Source {
 fn edit(args: &EditArgs, session: &mut Session) -> Result<Outcome, Error> {
     let file = &args.file;
     let format = Format::from_path(file);
-    let config = super::encrypt::config_path(args.config.as_deref());
+    let config = super::encrypt::config_path(args.rules.config.as_deref());
     let rules = RulesFile::locate(file, config.as_deref())?;
     let emit = rules.as_ref().map(|r| r.emit).unwrap_or_default();
     let exists = file.exists();
     let (source, plain) = if exists {
-        open(file, format, (&args.identities, args.identity_only), &emit)?
+        open(
+            file,
+            format,
+            (&args.identity.identities, args.identity.identity_only),
+            &emit,
+        )?
     } else {
         if rules.as_ref().and_then(|r| r.rule_for(file)).is_none() {
             return Err(no_rule(&rules));

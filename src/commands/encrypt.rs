@@ -25,15 +25,18 @@ fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
     // `--output`, else the input.
     let name_path = name_path(
         &args.file,
-        args.filename_override.as_deref().or(args.output.as_deref()),
+        args.types
+            .filename_override
+            .as_deref()
+            .or(args.output.as_deref()),
     )?;
     let (input, output) = super::types::choose(
         &name_path,
-        args.input_type.as_deref(),
-        args.output_type.as_deref(),
-    )?;
+        args.types.input_type.map(Into::into),
+        args.types.output_type.map(Into::into),
+    );
     let mut plaintext = read_input(&args.file)?;
-    let config = config_path(args.config.as_deref());
+    let config = config_path(args.rules.config.as_deref());
     let rules = RulesFile::locate(&name_path, config.as_deref())?;
     let rule = rules.as_ref().and_then(|r| r.rule_for(&name_path));
     if let Some(why) = sops::already_sealed(&plaintext, input) {

@@ -13,7 +13,7 @@ use std::io::Write;
 
 /// Runs `hostseal rotate`.
 pub fn run(args: &RotateArgs) -> Result<u8, Error> {
-    let config = super::encrypt::config_path(args.config.as_deref());
+    let config = super::encrypt::config_path(args.rules.config.as_deref());
     let loaded = load_for_rewrite(&args.paths, config.as_deref())?;
     let mut errors = loaded.errors;
     let mut skipped = loaded.skipped;
@@ -39,7 +39,7 @@ pub fn run(args: &RotateArgs) -> Result<u8, Error> {
         args.yes,
         &format!("Rotate the data keys of {} file(s)?", planned.len()),
     )?;
-    let ids = super::io::identities(&args.identities, args.identity_only)?;
+    let ids = super::io::identities(&args.identity.identities, args.identity.identity_only)?;
     finish(&planned, &ids, false, "rotated")
 }
 

@@ -13,7 +13,7 @@ use crate::rotation::steps::{load_for_rewrite, plan_update, render_plan, Step};
 
 /// Runs `hostseal updatekeys`.
 pub fn run(args: &UpdatekeysArgs) -> Result<u8, Error> {
-    let config = super::encrypt::config_path(args.config.as_deref());
+    let config = super::encrypt::config_path(args.rules.config.as_deref());
     let loaded = load_for_rewrite(&args.paths, config.as_deref())?;
     let mut errors = loaded.errors;
     let mut skipped = loaded.skipped;
@@ -40,6 +40,6 @@ pub fn run(args: &UpdatekeysArgs) -> Result<u8, Error> {
     }
     write_stdout(render_plan(&planned).as_bytes())?;
     confirm(args.yes, &format!("Update {} file(s)?", planned.len()))?;
-    let ids = super::io::identities(&args.identities, args.identity_only)?;
+    let ids = super::io::identities(&args.identity.identities, args.identity.identity_only)?;
     finish(&planned, &ids, args.skip_unopenable, "updated")
 }
