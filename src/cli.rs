@@ -201,9 +201,10 @@ pub struct EditArgs {
     pub file: PathBuf,
 }
 
-/// `hostseal updatekeys`.
+/// What `updatekeys` and `rotate` share: the confirmation, the rules, the identities that
+/// open the files, and the files.
 #[derive(Args, Debug)]
-pub struct UpdatekeysArgs {
+pub struct RewriteArgs {
     /// Do not ask.
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -213,6 +214,17 @@ pub struct UpdatekeysArgs {
     /// Which identities open the files.
     #[command(flatten)]
     pub identity: IdentityArgs,
+    /// Files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// `hostseal updatekeys`.
+#[derive(Args, Debug)]
+pub struct UpdatekeysArgs {
+    /// The flags `updatekeys` and `rotate` share.
+    #[command(flatten)]
+    pub rewrite: RewriteArgs,
     /// Also rewrite whole-file age files.
     #[arg(long)]
     pub include_age: bool,
@@ -222,26 +234,14 @@ pub struct UpdatekeysArgs {
     /// List skipped files.
     #[arg(short = 'v', long)]
     pub verbose: bool,
-    /// Files or directories.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
 }
 
 /// `hostseal rotate`.
 #[derive(Args, Debug)]
 pub struct RotateArgs {
-    /// Do not ask.
-    #[arg(short = 'y', long)]
-    pub yes: bool,
-    /// Where the rules are.
+    /// The flags `updatekeys` and `rotate` share.
     #[command(flatten)]
-    pub rules: ConfigArg,
-    /// Which identities open the files.
-    #[command(flatten)]
-    pub identity: IdentityArgs,
-    /// Files or directories.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
+    pub rewrite: RewriteArgs,
 }
 
 /// `hostseal check`.

@@ -22,7 +22,7 @@ fn run_inner(args: &CheckArgs) -> Result<u8, Error> {
         staged: args.staged,
         encrypt: args.encrypt,
         no_validate: args.no_validate,
-        config: super::encrypt::config_path(args.rules.config.as_deref()),
+        config: super::io::config_path(&args.rules),
     };
     let report = check(&args.paths, &opts, &ids)?;
     let mut err = std::io::stderr().lock();

@@ -33,7 +33,7 @@ fn open_file(args: &DecryptArgs) -> Result<Zeroizing<Vec<u8>>, Error> {
         args.types.output_type.map(Into::into),
     );
     let sealed = read_input(&args.file)?;
-    let ids = super::io::identities(&args.identity.identities, args.identity.identity_only)?;
+    let ids = super::io::identities(&args.identity)?;
     if input == Format::Age {
         return Ok(age_file::decrypt(&sealed, &ids)?.into_zeroizing());
     }

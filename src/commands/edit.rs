@@ -51,17 +51,12 @@ enum Source {
 fn edit(args: &EditArgs, session: &mut Session) -> Result<Outcome, Error> {
     let file = &args.file;
     let format = Format::from_path(file);
-    let config = super::encrypt::config_path(args.rules.config.as_deref());
+    let config = super::io::config_path(&args.rules);
     let rules = RulesFile::locate(file, config.as_deref())?;
     let emit = rules.as_ref().map(|r| r.emit).unwrap_or_default();
     let exists = file.exists();
     let (source, plain) = if exists {
-        open(
-            file,
-            format,
-            (&args.identity.identities, args.identity.identity_only),
-            &emit,
-        )?
+        open(file, format, &args.identity, &emit)?
     } else {
         if rules.as_ref().and_then(|r| r.rule_for(file)).is_none() {
             return Err(no_rule(&rules));
@@ -121,11 +116,11 @@ fn template(format: Format) -> Vec<u8> {
 fn open(
     file: &Path,
     format: Format,
-    (identities, only): (&[std::path::PathBuf], bool),
+    identity: &crate::cli::IdentityArgs,
     emit: &EmitOptions,
 ) -> Result<(Source, Zeroizing<Vec<u8>>), Error> {
     let sealed = read_input(file)?;
-    let ids = super::io::identities(identities, only)?;
+    let ids = super::io::identities(identity)?;
     if format == Format::Age {
         let plain = age_file::decrypt(&sealed, &ids)?.into_zeroizing();
         return Ok((Source::Age, plain));

@@ -36,7 +36,7 @@ fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
         args.types.output_type.map(Into::into),
     );
     let mut plaintext = read_input(&args.file)?;
-    let config = config_path(args.rules.config.as_deref());
+    let config = super::io::config_path(&args.rules);
     let rules = RulesFile::locate(&name_path, config.as_deref())?;
     let rule = rules.as_ref().and_then(|r| r.rule_for(&name_path));
     if let Some(why) = sops::already_sealed(&plaintext, input) {
@@ -81,12 +81,6 @@ pub fn name_path(file: &Path, filename_override: Option<&Path>) -> Result<PathBu
         )),
         None => Ok(file.to_path_buf()),
     }
-}
-
-/// `--config`, else `$SOPS_CONFIG` (workstation commands only; never `install`).
-pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
-    flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("SOPS_CONFIG").map(PathBuf::from))
 }
 
 type Groups = (Vec<Vec<Recipient>>, Option<usize>);
