@@ -1,8 +1,7 @@
-//! The command line (SPEC §1): clap definitions, one struct per subcommand, and the dispatch that
-//! turns a library result into output and an exit code. Flag names follow sops.
+//! The command line: clap definitions, one struct per subcommand, with the flag groups several
+//! share flattened in. Flag names follow sops. [`crate::commands::dispatch`] runs a parsed one.
 
-use crate::commands::install::{InstallArgs, StatusArgs};
-use crate::error::Error;
+use crate::install::activate::CheckMode;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -355,6 +354,46 @@ pub struct AuditArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// `hostseal install` arguments (docs/cli.md).
+#[derive(clap::Args, Debug)]
+pub struct InstallArgs {
+    /// Validate only (needs no root): `manifest` checks the structure; `sopsfile` is the
+    /// host-side check: it also parses each sealed file (each `key` must exist) and resolves
+    /// each owner and group by name, so a misspelled owner fails here. The Nix build runs it
+    /// with --ignore-passwd (its sandbox has no users; the module checks names at evaluation).
+    #[arg(long, value_name = "MODE", value_enum, default_value = "off")]
+    pub check_mode: CheckMode,
+    /// With `--check-mode manifest`, also resolve owners and groups (`sopsfile` always does).
+    #[arg(long)]
+    pub resolve_owners: bool,
+    /// Ignore owners/groups by name: root:root except explicit numbers (with
+    /// `--check-mode sopsfile`: do not resolve names).
+    #[arg(long)]
+    pub ignore_passwd: bool,
+    /// Show what would change; write nothing but the dry-activation lists.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not mount a RAM filesystem (tests, containers).
+    #[arg(long)]
+    pub no_mount: bool,
+    /// With --no-mount: allow a mount point on a disk filesystem.
+    #[arg(long, requires = "no_mount")]
+    pub allow_disk: bool,
+    /// The manifest JSON.
+    pub manifest: PathBuf,
+}
+
+/// `hostseal status` arguments.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// Print the status file as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The status file (default `/run/secrets.d/status.json`; a manifest with another
+    /// `secretsMountPoint` or `statusFile` writes it there). Readable without root.
+    pub status_file: Option<PathBuf>,
+}
+
 /// `hostseal completions`.
 #[derive(Args, Debug)]
 pub struct CompletionsArgs {
@@ -369,29 +408,6 @@ pub struct ManArgs {
     /// Directory to write the pages into (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out_dir: PathBuf,
-}
-
-/// Runs a parsed command line; returns the exit code for success paths (0, or 7 for a
-/// partial install), or the error to report.
-pub fn dispatch(cli: Cli) -> Result<u8, Error> {
-    use crate::commands as c;
-    match cli.command {
-        Command::Encrypt(a) => c::encrypt::run(&a),
-        Command::Decrypt(a) => c::decrypt::run(&a),
-        Command::Keygen(a) => c::keys::keygen(&a),
-        Command::Pubkey(a) => c::keys::pubkey(&a),
-        Command::Install(a) => crate::commands::install::run_install(a),
-        Command::Status(a) => crate::commands::install::run_status(&a),
-        Command::Edit(a) => c::edit::run(&a),
-        Command::Updatekeys(a) => c::updatekeys::run(&a),
-        Command::Rotate(a) => c::rotate::run(&a),
-        Command::Check(a) => c::check::run(&a),
-        Command::Hook(a) => c::hook::run(&a),
-        Command::Tunnel(a) => c::tunnel::run(&a),
-        Command::Audit(a) => c::audit::run(&a),
-        Command::Completions(a) => c::generate::completions(&a),
-        Command::Man(a) => c::generate::man_pages(&a),
-    }
 }
 
 #[cfg(test)]

@@ -74,6 +74,14 @@ pub struct EmitOptions {
     pub json_indent: Option<usize>,
 }
 
+/// A parse failure is a malformed input (exit code of [`crate::error::Kind::Malformed`]). The
+/// conversion lives here so that `error` imports nothing above it.
+impl From<FormatError> for crate::error::Error {
+    fn from(e: FormatError) -> Self {
+        crate::error::Error::malformed(e.to_string())
+    }
+}
+
 impl Default for EmitOptions {
     fn default() -> Self {
         EmitOptions {
