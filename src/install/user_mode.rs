@@ -368,9 +368,7 @@ pub fn prepare_mount_point(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::install::fs::Trust;
     use crate::install::{defaults, manifest};
-    use nix::sys::stat::{FileStat, SFlag};
 
     fn scope() -> UserScope {
         UserScope {
@@ -488,38 +486,6 @@ mod tests {
         assert_eq!(e.exit_code(), 6);
         let j = r#"{"userMode":true,"secrets":[{"name":"a","sopsFile":"/s","restartUnits":["x.service"]}]}"#;
         assert!(plan_of(j).is_ok());
-    }
-
-    #[test]
-    fn trust_rules() {
-        let t = Trust { owner_uid: 1000 };
-        let mut st: FileStat = stat_of_root();
-        st.st_mode = SFlag::S_IFDIR.bits() | 0o755;
-        st.st_uid = 1000;
-        assert!(t.dir_trusted(&st, false));
-        st.st_mode = SFlag::S_IFDIR.bits() | 0o775;
-        assert!(!t.dir_trusted(&st, false));
-        st.st_uid = 1001;
-        st.st_mode = SFlag::S_IFDIR.bits() | 0o755;
-        assert!(!t.dir_trusted(&st, false));
-        st.st_uid = 0;
-        st.st_mode = SFlag::S_IFDIR.bits() | 0o1777;
-        assert!(t.dir_trusted(&st, false));
-        st.st_uid = 1001;
-        st.st_mode = SFlag::S_IFDIR.bits() | 0o700;
-        assert!(!t.dir_trusted(&st, true));
-        st.st_mode = SFlag::S_IFREG.bits() | 0o644;
-        st.st_uid = 1000;
-        assert!(t.input_trusted(&st));
-        st.st_mode = SFlag::S_IFREG.bits() | 0o666;
-        assert!(!t.input_trusted(&st));
-        assert!(Trust { owner_uid: 0 }.owns(0));
-        assert!(!Trust { owner_uid: 0 }.owns(1000));
-    }
-
-    /// A stat to fill in: the stat of `/`, its fields overwritten by the test.
-    fn stat_of_root() -> FileStat {
-        nix::sys::stat::stat("/").unwrap()
     }
 
     #[test]
