@@ -1,7 +1,9 @@
 //! The command line: clap definitions, one struct per subcommand, with the flag groups several
 //! share flattened in. Flag names follow sops. [`crate::commands::dispatch`] runs a parsed one.
 
+use crate::format::Format;
 use crate::install::activate::CheckMode;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -96,42 +98,21 @@ pub struct ConfigArg {
 #[derive(Args, Debug, Default, Clone)]
 pub struct TypeArgs {
     /// Input type.
-    #[arg(long, value_name = "T", value_enum)]
-    pub input_type: Option<FileType>,
+    #[arg(long, value_name = "T", value_parser = file_type())]
+    pub input_type: Option<Format>,
     /// Output type.
-    #[arg(long, value_name = "T", value_enum)]
-    pub output_type: Option<FileType>,
+    #[arg(long, value_name = "T", value_parser = file_type())]
+    pub output_type: Option<Format>,
     /// Path used for type detection and (encrypt) rule matching (needed with `-`).
     #[arg(long, value_name = "PATH")]
     pub filename_override: Option<PathBuf>,
 }
 
-/// A file type named on the command line (`--input-type`, `--output-type`): yaml, json,
-/// dotenv (`KEY=value` lines), ini, binary (any bytes, sealed as one value), age (a whole-file
-/// age ciphertext). The variants carry no doc comment so that `--help` lists them on one line.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(missing_docs)]
-pub enum FileType {
-    Yaml,
-    Json,
-    Dotenv,
-    Ini,
-    Binary,
-    Age,
-}
-
-impl From<FileType> for crate::format::Format {
-    fn from(t: FileType) -> Self {
-        use crate::format::Format;
-        match t {
-            FileType::Yaml => Format::Yaml,
-            FileType::Json => Format::Json,
-            FileType::Dotenv => Format::Dotenv,
-            FileType::Ini => Format::Ini,
-            FileType::Binary => Format::Binary,
-            FileType::Age => Format::Age,
-        }
-    }
+/// `--input-type`/`--output-type`: one of [`Format::NAMES`], parsed into a [`Format`] (clap
+/// lists the names in `--help` and refuses any other as a usage error).
+fn file_type() -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new(Format::NAMES)
+        .try_map(|name: String| Format::from_name(&name).ok_or("not a file type"))
 }
 
 /// `hostseal encrypt`.
@@ -413,15 +394,25 @@ pub struct ManArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::{CommandFactory, ValueEnum};
+    use clap::CommandFactory;
 
     #[test]
-    fn file_type_names_are_the_format_names() {
-        for t in FileType::value_variants() {
-            let name = t.to_possible_value().map(|v| v.get_name().to_string());
-            let format = name.as_deref().and_then(crate::format::Format::from_name);
-            assert_eq!(format, Some((*t).into()), "{name:?}");
+    fn every_file_type_name_parses_and_others_are_usage_errors() {
+        for name in Format::NAMES {
+            let cli = Cli::try_parse_from(["hostseal", "decrypt", "--input-type", name, "f"]);
+            let Ok(Cli {
+                command: Command::Decrypt(a),
+            }) = cli
+            else {
+                panic!("{name} refused");
+            };
+            assert_eq!(a.types.input_type, Format::from_name(name));
+            assert!(a.types.input_type.is_some());
         }
+        let err = Cli::try_parse_from(["hostseal", "encrypt", "--output-type", "xml", "f"])
+            .err()
+            .map(|e| e.kind());
+        assert_eq!(err, Some(clap::error::ErrorKind::InvalidValue));
     }
 
     #[test]

@@ -27,11 +27,8 @@ pub fn run(args: &DecryptArgs) -> Result<u8, Error> {
 
 fn open_file(args: &DecryptArgs) -> Result<Zeroizing<Vec<u8>>, Error> {
     let name_path = super::encrypt::name_path(&args.file, args.types.filename_override.as_deref())?;
-    let (input, output) = super::types::choose(
-        &name_path,
-        args.types.input_type.map(Into::into),
-        args.types.output_type.map(Into::into),
-    );
+    let (input, output) =
+        super::types::choose(&name_path, args.types.input_type, args.types.output_type);
     let sealed = read_input(&args.file)?;
     let ids = super::io::identities(&args.identity)?;
     if input == Format::Age {

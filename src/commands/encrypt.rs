@@ -30,11 +30,8 @@ fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
             .as_deref()
             .or(args.output.as_deref()),
     )?;
-    let (input, output) = super::types::choose(
-        &name_path,
-        args.types.input_type.map(Into::into),
-        args.types.output_type.map(Into::into),
-    );
+    let (input, output) =
+        super::types::choose(&name_path, args.types.input_type, args.types.output_type);
     let mut plaintext = read_input(&args.file)?;
     let config = super::io::config_path(&args.rules);
     let rules = RulesFile::locate(&name_path, config.as_deref())?;

@@ -92,6 +92,9 @@ impl Default for EmitOptions {
 }
 
 impl Format {
+    /// Every type name [`Format::from_name`] accepts, in the order `--help` lists them.
+    pub const NAMES: [&'static str; 6] = ["yaml", "json", "dotenv", "ini", "binary", "age"];
+
     /// Parses a type name as given to `--input-type`/`--output-type` or a manifest `format`.
     pub fn from_name(name: &str) -> Option<Format> {
         Some(match name {
