@@ -11,6 +11,11 @@ use crate::keys::{armor, stanzas};
 use crate::limits::MAX_INPUT;
 use crate::secret::SecretBytes;
 
+/// Whether bytes are a whole-file age file (binary or armored).
+pub fn is_age_file(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"age-encryption.org/") || armor::is_armored(bytes)
+}
+
 /// Encrypts `plaintext` to all `recipients` as one age file, ASCII-armored if `armor`.
 pub fn encrypt(plaintext: &[u8], recipients: &[Recipient], armor: bool) -> Result<Vec<u8>, Error> {
     if recipients.is_empty() {

@@ -1,8 +1,9 @@
-//! The command line (SPEC §1): clap definitions, one struct per subcommand, and the dispatch that
-//! turns a library result into output and an exit code. Flag names follow sops.
+//! The command line: clap definitions, one struct per subcommand, with the flag groups several
+//! share flattened in. Flag names follow sops. [`crate::commands::dispatch`] runs a parsed one.
 
-use crate::error::Error;
-use crate::install::cli::{InstallArgs, StatusArgs};
+use crate::format::Format;
+use crate::install::activate::CheckMode;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -71,6 +72,49 @@ pub struct LeafRuleArgs {
     pub unencrypted_suffix: Option<String>,
 }
 
+/// `--identity`/`--identity-only`: the identities that open sealed files (`decrypt`, `edit`,
+/// `updatekeys`, `rotate`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct IdentityArgs {
+    /// Identity files (age identities or OpenSSH private keys); repeatable.
+    #[arg(long = "identity", value_name = "F")]
+    pub identities: Vec<PathBuf>,
+    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
+    /// that one key alone opens a file).
+    #[arg(long, requires = "identities")]
+    pub identity_only: bool,
+}
+
+/// `--config`: the rules file, for every command that reads rules.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ConfigArg {
+    /// The rules file (default: nearest .sops.yaml from each file's directory, or $SOPS_CONFIG).
+    #[arg(long, value_name = "F")]
+    pub config: Option<PathBuf>,
+}
+
+/// `--input-type`/`--output-type`/`--filename-override`: how `encrypt` and `decrypt` choose
+/// the file types (and `encrypt` its rule).
+#[derive(Args, Debug, Default, Clone)]
+pub struct TypeArgs {
+    /// Input type.
+    #[arg(long, value_name = "T", value_parser = file_type())]
+    pub input_type: Option<Format>,
+    /// Output type.
+    #[arg(long, value_name = "T", value_parser = file_type())]
+    pub output_type: Option<Format>,
+    /// Path used for type detection and (encrypt) rule matching (needed with `-`).
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
+}
+
+/// `--input-type`/`--output-type`: one of [`Format::NAMES`], parsed into a [`Format`] (clap
+/// lists the names in `--help` and refuses any other as a usage error).
+fn file_type() -> impl TypedValueParser<Value = Format> {
+    PossibleValuesParser::new(Format::NAMES)
+        .try_map(|name: String| Format::from_name(&name).ok_or("not a file type"))
+}
+
 /// `hostseal encrypt`.
 #[derive(Args, Debug)]
 pub struct EncryptArgs {
@@ -83,18 +127,12 @@ pub struct EncryptArgs {
     /// Recipients (comma-separated), instead of the rule's.
     #[arg(long, value_name = "R1,R2")]
     pub age: Option<String>,
-    /// The rules file (default: nearest .sops.yaml from the file's directory, or $SOPS_CONFIG).
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
-    /// Input type (yaml, json, dotenv, ini, binary, age).
-    #[arg(long, value_name = "T")]
-    pub input_type: Option<String>,
-    /// Output type.
-    #[arg(long, value_name = "T")]
-    pub output_type: Option<String>,
-    /// Path used for type detection and rule matching (needed with `-`).
-    #[arg(long, value_name = "PATH")]
-    pub filename_override: Option<PathBuf>,
+    /// Where the rules are.
+    #[command(flatten)]
+    pub rules: ConfigArg,
+    /// The file types and the name that chooses them.
+    #[command(flatten)]
+    pub types: TypeArgs,
     /// Which leaves are encrypted.
     #[command(flatten)]
     pub leaves: LeafRuleArgs,
@@ -117,25 +155,15 @@ pub struct DecryptArgs {
     /// Write the plaintext here instead of stdout.
     #[arg(long, value_name = "F")]
     pub output: Option<PathBuf>,
-    /// Identity files (age identities or OpenSSH private keys); repeatable.
-    #[arg(long = "identity", value_name = "F")]
-    pub identities: Vec<PathBuf>,
-    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
-    /// that one key alone opens a file).
-    #[arg(long, requires = "identities")]
-    pub identity_only: bool,
+    /// Which identities open the files.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
     /// Print one value, e.g. `'["tunnel"]["TunnelSecret"]'`.
     #[arg(long, value_name = "PATH")]
     pub extract: Option<String>,
-    /// Input type.
-    #[arg(long, value_name = "T")]
-    pub input_type: Option<String>,
-    /// Output type.
-    #[arg(long, value_name = "T")]
-    pub output_type: Option<String>,
-    /// Path used for type detection (needed with `-`).
-    #[arg(long, value_name = "PATH")]
-    pub filename_override: Option<PathBuf>,
+    /// The file types and the name that chooses them.
+    #[command(flatten)]
+    pub types: TypeArgs,
     /// The sealed file, or `-` for stdin.
     pub file: PathBuf,
 }
@@ -143,36 +171,40 @@ pub struct DecryptArgs {
 /// `hostseal edit`.
 #[derive(Args, Debug)]
 pub struct EditArgs {
-    /// Identity files; repeatable.
-    #[arg(long = "identity", value_name = "F")]
-    pub identities: Vec<PathBuf>,
-    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
-    /// that one key alone opens a file).
-    #[arg(long, requires = "identities")]
-    pub identity_only: bool,
-    /// The rules file.
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
+    /// Which identities open the files.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Where the rules are.
+    #[command(flatten)]
+    pub rules: ConfigArg,
     /// The sealed file (created when missing).
     pub file: PathBuf,
+}
+
+/// What `updatekeys` and `rotate` share: the confirmation, the rules, the identities that
+/// open the files, and the files.
+#[derive(Args, Debug)]
+pub struct RewriteArgs {
+    /// Do not ask.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Where the rules are.
+    #[command(flatten)]
+    pub rules: ConfigArg,
+    /// Which identities open the files.
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Files or directories.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
 }
 
 /// `hostseal updatekeys`.
 #[derive(Args, Debug)]
 pub struct UpdatekeysArgs {
-    /// Do not ask.
-    #[arg(short = 'y', long)]
-    pub yes: bool,
-    /// The rules file.
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
-    /// Identity files; repeatable.
-    #[arg(long = "identity", value_name = "F")]
-    pub identities: Vec<PathBuf>,
-    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
-    /// that one key alone opens a file).
-    #[arg(long, requires = "identities")]
-    pub identity_only: bool,
+    /// The flags `updatekeys` and `rotate` share.
+    #[command(flatten)]
+    pub rewrite: RewriteArgs,
     /// Also rewrite whole-file age files.
     #[arg(long)]
     pub include_age: bool,
@@ -182,30 +214,14 @@ pub struct UpdatekeysArgs {
     /// List skipped files.
     #[arg(short = 'v', long)]
     pub verbose: bool,
-    /// Files or directories.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
 }
 
 /// `hostseal rotate`.
 #[derive(Args, Debug)]
 pub struct RotateArgs {
-    /// Do not ask.
-    #[arg(short = 'y', long)]
-    pub yes: bool,
-    /// The rules file.
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
-    /// Identity files; repeatable.
-    #[arg(long = "identity", value_name = "F")]
-    pub identities: Vec<PathBuf>,
-    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
-    /// that one key alone opens a file).
-    #[arg(long, requires = "identities")]
-    pub identity_only: bool,
-    /// Files or directories.
-    #[arg(required = true)]
-    pub paths: Vec<PathBuf>,
+    /// The flags `updatekeys` and `rotate` share.
+    #[command(flatten)]
+    pub rewrite: RewriteArgs,
 }
 
 /// `hostseal check`.
@@ -220,9 +236,9 @@ pub struct CheckArgs {
     /// With --encrypt: skip validation of recognised secret shapes (tunnel credentials).
     #[arg(long, requires = "encrypt")]
     pub no_validate: bool,
-    /// The rules file.
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
+    /// Where the rules are.
+    #[command(flatten)]
+    pub rules: ConfigArg,
     /// Files or directories (default: every tracked file).
     pub paths: Vec<PathBuf>,
 }
@@ -302,9 +318,9 @@ pub struct AuditArgs {
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
-    /// The rules file (default: nearest .sops.yaml from each file's directory, or $SOPS_CONFIG).
-    #[arg(long, value_name = "F")]
-    pub config: Option<PathBuf>,
+    /// Where the rules are.
+    #[command(flatten)]
+    pub rules: ConfigArg,
     /// List the files this recipient can open.
     #[arg(long, value_name = "R")]
     pub recipient: Option<String>,
@@ -317,6 +333,46 @@ pub struct AuditArgs {
     pub allow_unverifiable: bool,
     /// Files or directories.
     pub paths: Vec<PathBuf>,
+}
+
+/// `hostseal install` arguments (docs/cli.md).
+#[derive(clap::Args, Debug)]
+pub struct InstallArgs {
+    /// Validate only (needs no root): `manifest` checks the structure; `sopsfile` is the
+    /// host-side check: it also parses each sealed file (each `key` must exist) and resolves
+    /// each owner and group by name, so a misspelled owner fails here. The Nix build runs it
+    /// with --ignore-passwd (its sandbox has no users; the module checks names at evaluation).
+    #[arg(long, value_name = "MODE", value_enum, default_value = "off")]
+    pub check_mode: CheckMode,
+    /// With `--check-mode manifest`, also resolve owners and groups (`sopsfile` always does).
+    #[arg(long)]
+    pub resolve_owners: bool,
+    /// Ignore owners/groups by name: root:root except explicit numbers (with
+    /// `--check-mode sopsfile`: do not resolve names).
+    #[arg(long)]
+    pub ignore_passwd: bool,
+    /// Show what would change; write nothing but the dry-activation lists.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not mount a RAM filesystem (tests, containers).
+    #[arg(long)]
+    pub no_mount: bool,
+    /// With --no-mount: allow a mount point on a disk filesystem.
+    #[arg(long, requires = "no_mount")]
+    pub allow_disk: bool,
+    /// The manifest JSON.
+    pub manifest: PathBuf,
+}
+
+/// `hostseal status` arguments.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// Print the status file as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The status file (default `/run/secrets.d/status.json`; a manifest with another
+    /// `secretsMountPoint` or `statusFile` writes it there). Readable without root.
+    pub status_file: Option<PathBuf>,
 }
 
 /// `hostseal completions`.
@@ -335,25 +391,32 @@ pub struct ManArgs {
     pub out_dir: PathBuf,
 }
 
-/// Runs a parsed command line; returns the exit code for success paths (0, or 7 for a
-/// partial install), or the error to report.
-pub fn dispatch(cli: Cli) -> Result<u8, Error> {
-    use crate::commands as c;
-    match cli.command {
-        Command::Encrypt(a) => c::encrypt::run(&a),
-        Command::Decrypt(a) => c::decrypt::run(&a),
-        Command::Keygen(a) => c::keys::keygen(&a),
-        Command::Pubkey(a) => c::keys::pubkey(&a),
-        Command::Install(a) => crate::install::cli::run_install(&a),
-        Command::Status(a) => crate::install::cli::run_status(&a),
-        Command::Edit(a) => c::edit::run(&a),
-        Command::Updatekeys(a) => c::updatekeys::run(&a),
-        Command::Rotate(a) => c::rotate::run(&a),
-        Command::Check(a) => c::check::run(&a),
-        Command::Hook(a) => c::hook::run(&a),
-        Command::Tunnel(a) => c::tunnel::run(&a),
-        Command::Audit(a) => c::audit::run(&a),
-        Command::Completions(a) => c::generate::completions(&a),
-        Command::Man(a) => c::generate::man_pages(&a),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_file_type_name_parses_and_others_are_usage_errors() {
+        for name in Format::NAMES {
+            let cli = Cli::try_parse_from(["hostseal", "decrypt", "--input-type", name, "f"]);
+            let Ok(Cli {
+                command: Command::Decrypt(a),
+            }) = cli
+            else {
+                panic!("{name} refused");
+            };
+            assert_eq!(a.types.input_type, Format::from_name(name));
+            assert!(a.types.input_type.is_some());
+        }
+        let err = Cli::try_parse_from(["hostseal", "encrypt", "--output-type", "xml", "f"])
+            .err()
+            .map(|e| e.kind());
+        assert_eq!(err, Some(clap::error::ErrorKind::InvalidValue));
+    }
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

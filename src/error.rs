@@ -133,9 +133,3 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
-
-impl From<crate::format::FormatError> for Error {
-    fn from(e: crate::format::FormatError) -> Self {
-        Error::malformed(e.to_string())
-    }
-}

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     harden();
     let cli = hostseal::cli::Cli::parse();
-    match hostseal::cli::dispatch(cli) {
+    match hostseal::commands::dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             let mut err = std::io::stderr().lock();

@@ -11,7 +11,7 @@ use common::{hostseal, run_ok};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// More than `commit::run::CHUNK` (256) staged blobs, so chunk boundaries are crossed.
+/// More than `guard::run::CHUNK` (256) staged blobs, so chunk boundaries are crossed.
 const N: usize = 600;
 
 struct Tree {

@@ -51,7 +51,7 @@ fn killed_edit_plaintext_is_swept_by_the_next_edit() {
     if !root_or_skip("killed_edit_plaintext_is_swept_by_the_next_edit") {
         return;
     }
-    if !hostseal::commit::edit::is_ram_fs(Path::new("/dev/shm")) {
+    if !hostseal::edit_session::is_ram_fs(Path::new("/dev/shm")) {
         eprintln!("SKIPPED killed_edit_plaintext_is_swept_by_the_next_edit: /dev/shm is not tmpfs");
         return;
     }

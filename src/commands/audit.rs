@@ -25,7 +25,7 @@ pub fn run(args: &AuditArgs) -> Result<u8, Error> {
         args.paths.clone()
     };
     let walk = crate::rotation::walk::collect(&paths)?;
-    let config = super::encrypt::config_path(args.config.as_deref());
+    let config = super::io::config_path(&args.rules);
     let loaded = job::load(walk, config.as_deref());
     let result = match &args.recipient {
         Some(r) => by_recipient(args, &Who::parse(r)?, &loaded.files),

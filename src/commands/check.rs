@@ -3,8 +3,8 @@
 //! prompts. With `--encrypt`, names each file it sealed and staged.
 
 use crate::cli::CheckArgs;
-use crate::commit::run::{check, Options};
 use crate::error::Error;
+use crate::guard::run::{check, Options};
 use crate::keys::identity::{discover, WorkstationEnv};
 use std::io::Write;
 
@@ -22,7 +22,7 @@ fn run_inner(args: &CheckArgs) -> Result<u8, Error> {
         staged: args.staged,
         encrypt: args.encrypt,
         no_validate: args.no_validate,
-        config: super::encrypt::config_path(args.config.as_deref()),
+        config: super::io::config_path(&args.rules),
     };
     let report = check(&args.paths, &opts, &ids)?;
     let mut err = std::io::stderr().lock();

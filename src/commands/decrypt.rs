@@ -26,14 +26,11 @@ pub fn run(args: &DecryptArgs) -> Result<u8, Error> {
 }
 
 fn open_file(args: &DecryptArgs) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let name_path = super::encrypt::name_path(&args.file, args.filename_override.as_deref())?;
-    let (input, output) = super::types::choose(
-        &name_path,
-        args.input_type.as_deref(),
-        args.output_type.as_deref(),
-    )?;
+    let name_path = super::encrypt::name_path(&args.file, args.types.filename_override.as_deref())?;
+    let (input, output) =
+        super::types::choose(&name_path, args.types.input_type, args.types.output_type);
     let sealed = read_input(&args.file)?;
-    let ids = super::io::identities(&args.identities, args.identity_only)?;
+    let ids = super::io::identities(&args.identity)?;
     if input == Format::Age {
         return Ok(age_file::decrypt(&sealed, &ids)?.into_zeroizing());
     }

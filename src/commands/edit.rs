@@ -2,17 +2,17 @@
 //! on a RAM filesystem, and re-seal it. Unchanged text leaves the file untouched; unchanged
 //! values keep their ciphertext (`Opened::reseal` reuses their IVs); a new file is sealed to
 //! its rule's recipients. The plaintext is removed on every exit path (see
-//! [`crate::commit::edit`]).
+//! [`crate::edit_session`]).
 
 use crate::age_file;
 use crate::cli::EditArgs;
-use crate::commit::edit::Session;
-use crate::commit::seal::seal_for_rule;
+use crate::edit_session::Session;
 use crate::error::Error;
 use crate::fileio::{read_input, write_atomic, Mode};
 use crate::format::{EmitOptions, Format};
 use crate::keys::recipient::Recipient;
 use crate::rules::RulesFile;
+use crate::seal::seal_for_rule;
 use crate::sops::{self, Opened};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -51,12 +51,12 @@ enum Source {
 fn edit(args: &EditArgs, session: &mut Session) -> Result<Outcome, Error> {
     let file = &args.file;
     let format = Format::from_path(file);
-    let config = super::encrypt::config_path(args.config.as_deref());
+    let config = super::io::config_path(&args.rules);
     let rules = RulesFile::locate(file, config.as_deref())?;
     let emit = rules.as_ref().map(|r| r.emit).unwrap_or_default();
     let exists = file.exists();
     let (source, plain) = if exists {
-        open(file, format, (&args.identities, args.identity_only), &emit)?
+        open(file, format, &args.identity, &emit)?
     } else {
         if rules.as_ref().and_then(|r| r.rule_for(file)).is_none() {
             return Err(no_rule(&rules));
@@ -71,7 +71,11 @@ fn edit(args: &EditArgs, session: &mut Session) -> Result<Outcome, Error> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "secret".into());
-    let tmp = session.write_plain(&name, &plain)?;
+    let tmp = session.write_plain(&name, &plain);
+    for w in session.take_warnings() {
+        let _ = writeln!(std::io::stderr(), "{w}");
+    }
+    let tmp = tmp?;
     loop {
         session.run_editor(&tmp)?;
         let edited = read_input(&tmp)?;
@@ -112,11 +116,11 @@ fn template(format: Format) -> Vec<u8> {
 fn open(
     file: &Path,
     format: Format,
-    (identities, only): (&[std::path::PathBuf], bool),
+    identity: &crate::cli::IdentityArgs,
     emit: &EmitOptions,
 ) -> Result<(Source, Zeroizing<Vec<u8>>), Error> {
     let sealed = read_input(file)?;
-    let ids = super::io::identities(identities, only)?;
+    let ids = super::io::identities(identity)?;
     if format == Format::Age {
         let plain = age_file::decrypt(&sealed, &ids)?.into_zeroizing();
         return Ok((Source::Age, plain));

@@ -25,15 +25,15 @@ fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
     // `--output`, else the input.
     let name_path = name_path(
         &args.file,
-        args.filename_override.as_deref().or(args.output.as_deref()),
+        args.types
+            .filename_override
+            .as_deref()
+            .or(args.output.as_deref()),
     )?;
-    let (input, output) = super::types::choose(
-        &name_path,
-        args.input_type.as_deref(),
-        args.output_type.as_deref(),
-    )?;
+    let (input, output) =
+        super::types::choose(&name_path, args.types.input_type, args.types.output_type);
     let mut plaintext = read_input(&args.file)?;
-    let config = config_path(args.config.as_deref());
+    let config = super::io::config_path(&args.rules);
     let rules = RulesFile::locate(&name_path, config.as_deref())?;
     let rule = rules.as_ref().and_then(|r| r.rule_for(&name_path));
     if let Some(why) = sops::already_sealed(&plaintext, input) {
@@ -78,12 +78,6 @@ pub fn name_path(file: &Path, filename_override: Option<&Path>) -> Result<PathBu
         )),
         None => Ok(file.to_path_buf()),
     }
-}
-
-/// `--config`, else `$SOPS_CONFIG` (workstation commands only; never `install`).
-pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
-    flag.map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("SOPS_CONFIG").map(PathBuf::from))
 }
 
 type Groups = (Vec<Vec<Recipient>>, Option<usize>);

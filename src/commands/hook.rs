@@ -1,9 +1,9 @@
 //! `hostseal hook install`: write the pre-commit hook where git looks for it.
 
 use crate::cli::HookCommand;
-use crate::commit::git::Repo;
-use crate::commit::hook;
 use crate::error::Error;
+use crate::guard::git::Repo;
+use crate::guard::hook;
 use std::io::Write;
 
 /// Runs `hostseal hook …`.

@@ -1,6 +1,7 @@
 //! Terminal-side output for the commands: stdout that treats a closed pipe as success, and the
 //! git check before writing plaintext. File reads and atomic writes live in [`crate::fileio`].
 
+use crate::cli::{ConfigArg, IdentityArgs};
 use crate::error::Error;
 use crate::keys::identity::{discover, IdentitySet, WorkstationEnv};
 use std::io::Write;
@@ -9,13 +10,20 @@ use std::path::{Path, PathBuf};
 /// The identities of a workstation command: the `--identity` files, then, unless
 /// `--identity-only`, those of the environment and the default locations (see
 /// [`discover`]). With `only`, nothing of the environment or the home directory is read.
-pub fn identities(explicit: &[PathBuf], only: bool) -> Result<IdentitySet, Error> {
-    let env = if only {
+pub fn identities(args: &IdentityArgs) -> Result<IdentitySet, Error> {
+    let env = if args.identity_only {
         WorkstationEnv::default()
     } else {
         WorkstationEnv::from_process()
     };
-    discover(explicit, &env)
+    discover(&args.identities, &env)
+}
+
+/// `--config`, else `$SOPS_CONFIG` (workstation commands only; never `install`).
+pub fn config_path(arg: &ConfigArg) -> Option<PathBuf> {
+    arg.config
+        .clone()
+        .or_else(|| std::env::var_os("SOPS_CONFIG").map(PathBuf::from))
 }
 
 /// Writes `bytes` to stdout; a closed pipe (`| head`) is not an error.

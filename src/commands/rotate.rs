@@ -13,8 +13,8 @@ use std::io::Write;
 
 /// Runs `hostseal rotate`.
 pub fn run(args: &RotateArgs) -> Result<u8, Error> {
-    let config = super::encrypt::config_path(args.config.as_deref());
-    let loaded = load_for_rewrite(&args.paths, config.as_deref())?;
+    let config = super::io::config_path(&args.rewrite.rules);
+    let loaded = load_for_rewrite(&args.rewrite.paths, config.as_deref())?;
     let mut errors = loaded.errors;
     let mut skipped = loaded.skipped;
     let mut planned = Vec::new();
@@ -36,10 +36,10 @@ pub fn run(args: &RotateArgs) -> Result<u8, Error> {
     }
     write_stdout(render_plan(&planned).as_bytes())?;
     confirm(
-        args.yes,
+        args.rewrite.yes,
         &format!("Rotate the data keys of {} file(s)?", planned.len()),
     )?;
-    let ids = super::io::identities(&args.identities, args.identity_only)?;
+    let ids = super::io::identities(&args.rewrite.identity)?;
     finish(&planned, &ids, false, "rotated")
 }
 

@@ -13,8 +13,8 @@ use crate::rotation::steps::{load_for_rewrite, plan_update, render_plan, Step};
 
 /// Runs `hostseal updatekeys`.
 pub fn run(args: &UpdatekeysArgs) -> Result<u8, Error> {
-    let config = super::encrypt::config_path(args.config.as_deref());
-    let loaded = load_for_rewrite(&args.paths, config.as_deref())?;
+    let config = super::io::config_path(&args.rewrite.rules);
+    let loaded = load_for_rewrite(&args.rewrite.paths, config.as_deref())?;
     let mut errors = loaded.errors;
     let mut skipped = loaded.skipped;
     let mut planned = Vec::new();
@@ -39,7 +39,10 @@ pub fn run(args: &UpdatekeysArgs) -> Result<u8, Error> {
         return Ok(0);
     }
     write_stdout(render_plan(&planned).as_bytes())?;
-    confirm(args.yes, &format!("Update {} file(s)?", planned.len()))?;
-    let ids = super::io::identities(&args.identities, args.identity_only)?;
+    confirm(
+        args.rewrite.yes,
+        &format!("Update {} file(s)?", planned.len()),
+    )?;
+    let ids = super::io::identities(&args.rewrite.identity)?;
     finish(&planned, &ids, args.skip_unopenable, "updated")
 }

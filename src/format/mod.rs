@@ -74,6 +74,14 @@ pub struct EmitOptions {
     pub json_indent: Option<usize>,
 }
 
+/// A parse failure is a malformed input (exit code of [`crate::error::Kind::Malformed`]). The
+/// conversion lives here so that `error` imports nothing above it.
+impl From<FormatError> for crate::error::Error {
+    fn from(e: FormatError) -> Self {
+        crate::error::Error::malformed(e.to_string())
+    }
+}
+
 impl Default for EmitOptions {
     fn default() -> Self {
         EmitOptions {
@@ -84,6 +92,9 @@ impl Default for EmitOptions {
 }
 
 impl Format {
+    /// Every type name [`Format::from_name`] accepts, in the order `--help` lists them.
+    pub const NAMES: [&'static str; 6] = ["yaml", "json", "dotenv", "ini", "binary", "age"];
+
     /// Parses a type name as given to `--input-type`/`--output-type` or a manifest `format`.
     pub fn from_name(name: &str) -> Option<Format> {
         Some(match name {

@@ -1,16 +1,18 @@
 //! `--check-mode manifest|sopsfile` (SPEC §3 step 1): validation for the Nix build, which loads
 //! no keys and resolves no owners (the build sandbox has no users) unless asked to.
 
-use super::extract::{self, Failure};
+use super::extract;
+use super::failure::Failure;
 use super::fs;
+use super::log::Log;
 use super::plan::{Plan, Source};
 use super::users::{self, Resolver};
 use super::validate::shown;
 use crate::error::{Error, Kind};
 
 /// Parses each sealed file (without decrypting) and checks each `key` exists; with a resolver,
-/// also resolves owners and groups. Every problem is printed; the highest exit code wins.
-pub fn sopsfile(plan: &Plan, resolver: Option<&dyn Resolver>) -> Result<(), Error> {
+/// also resolves owners and groups. Every problem goes to `log`; the highest exit code wins.
+pub fn sopsfile(plan: &Plan, resolver: Option<&dyn Resolver>, log: Log) -> Result<(), Error> {
     let mut worst: Option<Kind> = None;
     let mut count = 0usize;
     for item in &plan.items {
@@ -38,7 +40,7 @@ pub fn sopsfile(plan: &Plan, resolver: Option<&dyn Resolver>) -> Result<(), Erro
                 "key-absent" | "bad-key" | "unknown-owner" | "unknown-group" => Kind::Config,
                 _ => Kind::Failure,
             };
-            eprintln!("hostseal: {}: {}", shown(&item.rel), f.message);
+            log.problem(&shown(&item.rel), &f.message);
             count = count.saturating_add(1);
             if worst.is_none_or(|w| w < kind) {
                 worst = Some(kind);

@@ -2,7 +2,7 @@
 //! `validate`): a malformed new credential fails its secret — so the previous copy is kept —
 //! instead of taking the host offline. Messages name fields, never values.
 
-use super::extract::Failure;
+use super::failure::Failure;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{Map, Value};

@@ -1,6 +1,7 @@
 //! Step 6 of SPEC §3: each sealed file read once (with the ownership checks), opened once, and
 //! each secret's bytes taken from it by `key` (yaml/json), `entry` (dotenv/ini) or whole.
 
+use super::failure::Failure;
 use super::plan::Source;
 use super::trust;
 use crate::error::{Error, Kind};
@@ -9,34 +10,6 @@ use crate::format::{EmitOptions, Format};
 use crate::secret::SecretBytes;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// Why one secret could not be produced: a fixed code, a message with no secret content, and
-/// an optional hint. It fails that secret only.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// Fixed code for the status file (`no-key`, `integrity`, `malformed`, `key-absent`, …).
-    pub code: &'static str,
-    /// One line.
-    pub message: String,
-    /// What to do, if known.
-    pub hint: Option<String>,
-}
-
-impl Failure {
-    /// A failure without hint.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Failure {
-            code,
-            message: message.into(),
-            hint: None,
-        }
-    }
-    /// Adds a hint.
-    pub fn hint(mut self, h: impl Into<String>) -> Self {
-        self.hint = Some(h.into());
-        self
-    }
-}
 
 /// A plaintext tree (zeroized on drop, as every [`Tree`] is).
 pub struct PlainTree(pub Tree);

@@ -54,13 +54,13 @@ pub fn root_sticky(st: &FileStat) -> bool {
 }
 
 /// Makes a directory `name` in `dir` owned by root (by the caller in user mode, see
-/// [`super::user_mode::self_ids`]) with exactly `mode` (explicit fchmod, no umask), refusing an
+/// [`self_ids`]) with exactly `mode` (explicit fchmod, no umask), refusing an
 /// existing entry. Returns it opened.
 pub fn mkdir_exact<Fd: AsFd>(dir: Fd, name: &str, mode: u32) -> Result<OwnedFd, Errno> {
     let dir = dir.as_fd();
     mkdirat(dir, name, Mode::from_bits_truncate(0o700))?;
     let fd = open_dir_at(dir, name)?;
-    let (uid, gid) = super::user_mode::self_ids();
+    let (uid, gid) = self_ids();
     fchown(&fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
     fchmod(&fd, Mode::from_bits_truncate(mode))?;
     Ok(fd)
@@ -107,9 +107,9 @@ pub fn walk_dir(path: &Path, create: bool) -> Result<OwnedFd, WalkError> {
 }
 
 /// Root's rule as a system install runs as root; in user mode the caller is trusted as well
-/// ([`super::user_mode::Trust`]).
+/// ([`Trust`]).
 fn check_trusted(st: &FileStat, parent_sticky: bool) -> Result<(), WalkError> {
-    if !super::user_mode::Trust::process().dir_trusted(st, parent_sticky) {
+    if !Trust::process().dir_trusted(st, parent_sticky) {
         return Err(WalkError::Untrusted);
     }
     Ok(())
@@ -363,7 +363,7 @@ pub fn replace_file_at<Fd: AsFd>(
     let dir = dir.as_fd();
     remove_leftovers(dir, &format!(".{name}.tmp-"), SFlag::S_IFREG);
     let tmp = format!(".{name}.tmp-{}", random_suffix());
-    let (uid, gid) = super::user_mode::self_ids();
+    let (uid, gid) = self_ids();
     write_new(dir, &tmp, bytes, uid, gid, mode)?;
     let r = nix::fcntl::renameat(dir, tmp.as_str(), dir, name);
     if r.is_err() {
@@ -372,9 +372,91 @@ pub fn replace_file_at<Fd: AsFd>(
     r
 }
 
+/// Whose files and directories a run may trust: root's and `owner_uid`'s. A system install
+/// runs as root, so there `owner_uid` is 0 and only root is trusted; a user-mode install
+/// trusts the calling user as well (they can change their own files anyway).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trust {
+    /// The one user besides root whose files are trusted.
+    pub owner_uid: u32,
+}
+
+impl Trust {
+    /// The trust of this process: root and the effective user.
+    pub fn process() -> Trust {
+        Trust {
+            owner_uid: nix::unistd::geteuid().as_raw(),
+        }
+    }
+
+    /// Whether `uid` is root or the trusted user.
+    pub fn owns(&self, uid: u32) -> bool {
+        uid == 0 || uid == self.owner_uid
+    }
+
+    /// Whether a directory on a walked path cannot be changed by anyone else: owned by a
+    /// trusted user and not group/other-writable, or root's sticky directory (`/tmp`,
+    /// `/nix/store`), in which only entries owned by a trusted user are then accepted
+    /// (`parent_sticky`).
+    pub fn dir_trusted(&self, st: &FileStat, parent_sticky: bool) -> bool {
+        let owner_ok = self.owns(st.st_uid);
+        let ok = (owner_ok && st.st_mode & 0o022 == 0) || root_sticky(st);
+        ok && (!parent_sticky || owner_ok)
+    }
+
+    /// Whether a file that is only read can be trusted: regular, owned by a trusted user, not
+    /// group/other-writable.
+    pub fn input_trusted(&self, st: &FileStat) -> bool {
+        kind(st) == SFlag::S_IFREG && self.owns(st.st_uid) && st.st_mode & 0o022 == 0
+    }
+}
+
+/// The owner and group of what this process creates: root:root for a system install (which
+/// runs as root), the caller's effective uid and gid in user mode.
+pub fn self_ids() -> (u32, u32) {
+    let uid = nix::unistd::geteuid().as_raw();
+    if uid == 0 {
+        (0, 0)
+    } else {
+        (uid, nix::unistd::getegid().as_raw())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trust_rules() {
+        let t = Trust { owner_uid: 1000 };
+        let mut st: FileStat = stat_of_root();
+        st.st_mode = SFlag::S_IFDIR.bits() | 0o755;
+        st.st_uid = 1000;
+        assert!(t.dir_trusted(&st, false));
+        st.st_mode = SFlag::S_IFDIR.bits() | 0o775;
+        assert!(!t.dir_trusted(&st, false));
+        st.st_uid = 1001;
+        st.st_mode = SFlag::S_IFDIR.bits() | 0o755;
+        assert!(!t.dir_trusted(&st, false));
+        st.st_uid = 0;
+        st.st_mode = SFlag::S_IFDIR.bits() | 0o1777;
+        assert!(t.dir_trusted(&st, false));
+        st.st_uid = 1001;
+        st.st_mode = SFlag::S_IFDIR.bits() | 0o700;
+        assert!(!t.dir_trusted(&st, true));
+        st.st_mode = SFlag::S_IFREG.bits() | 0o644;
+        st.st_uid = 1000;
+        assert!(t.input_trusted(&st));
+        st.st_mode = SFlag::S_IFREG.bits() | 0o666;
+        assert!(!t.input_trusted(&st));
+        assert!(Trust { owner_uid: 0 }.owns(0));
+        assert!(!Trust { owner_uid: 0 }.owns(1000));
+    }
+
+    /// A stat to fill in: the stat of `/`, its fields overwritten by the test.
+    fn stat_of_root() -> FileStat {
+        nix::sys::stat::stat("/").unwrap()
+    }
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     fn tmp() -> (tempfile::TempDir, OwnedFd) {

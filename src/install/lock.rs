@@ -28,7 +28,7 @@ pub fn acquire(path: &Path, wait: Duration) -> Result<Lock, Error> {
     let gfd = fs::walk_dir(grand, true).map_err(|e| err(e.message()))?;
     let dir = fs::ensure_dir_at(&gfd, dir_name, 0o700).map_err(|e| err(e.desc().to_lowercase()))?;
     let st = fstat(&dir).map_err(|e| err(e.desc().to_lowercase()))?;
-    let me = super::user_mode::self_ids().0;
+    let me = super::fs::self_ids().0;
     if st.st_uid != me || st.st_mode & 0o022 != 0 {
         return Err(err(
             "lock directory must be owned by root (by you in user mode) and not group/other-writable".into(),

@@ -102,7 +102,7 @@ pub enum Mode {
     #[default]
     System,
     /// A user-mode install: confined to the caller and their runtime directory.
-    User(super::user_mode::UserScope),
+    User(UserScope),
 }
 
 /// The whole validated manifest.
@@ -153,4 +153,15 @@ impl Plan {
     pub fn secrets(&self) -> impl Iterator<Item = &Item> {
         self.items.iter().filter(|i| !i.is_template())
     }
+}
+
+/// What a user-mode plan is confined to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserScope {
+    /// The caller's uid: owner of everything installed.
+    pub uid: u32,
+    /// The caller's gid: group of everything installed.
+    pub gid: u32,
+    /// The runtime directory (`%r`); every written path is under it.
+    pub runtime_dir: PathBuf,
 }

@@ -2,8 +2,10 @@
 //! core + identities) and the owner resolver are parameters so every step can be tested on a
 //! temporary directory.
 
-use super::extract::{Failure, Opener, SealedCache};
+use super::extract::{Opener, SealedCache};
+use super::failure::Failure;
 use super::generation::{self, LinkSlot, Staging};
+use super::log::Log;
 use super::mount::{self, MountOpts};
 use super::plan::{Item, Mode, OnFailure, Plan, Source};
 use super::status::{self, ItemStatus, Reason, StaleSince, State, Status};
@@ -54,11 +56,6 @@ impl Report {
             0
         }
     }
-}
-
-/// One logged line (stderr): names only.
-pub fn log(line: &str) {
-    eprintln!("hostseal: install: {line}");
 }
 
 /// One item after decryption and owner resolution.
@@ -265,7 +262,7 @@ fn decide_all(
 }
 
 /// Logs one line per added/changed/failed item and per removed secret.
-fn log_changes(plan: &Plan, d: &Decided, prev_status: Option<&Status>, dry: bool) {
+fn log_changes(plan: &Plan, d: &Decided, prev_status: Option<&Status>, dry: bool, log: Log) {
     let would = if dry { "would be " } else { "" };
     for ((item, o), ch) in plan.items.iter().zip(&d.outcomes).zip(&d.changed) {
         if let Some(f) = &o.failure {
@@ -274,25 +271,25 @@ fn log_changes(plan: &Plan, d: &Decided, prev_status: Option<&Status>, dry: bool
                 .as_deref()
                 .map(|h| format!(" (hint: {h})"))
                 .unwrap_or_default();
-            log(&format!(
+            log.install(&format!(
                 "failed {}: {} [{}]{hint}",
                 shown(&item.rel),
                 f.message,
                 f.code
             ));
             if matches!(o.decision, Decision::Write { .. }) {
-                log(&format!(
+                log.install(&format!(
                     "{} keeps its previous copy, marked stale; it will be absent after a reboot",
                     shown(&item.rel)
                 ));
             }
         } else if let Some(added) = ch {
             let what = if *added { "added" } else { "changed" };
-            log(&format!("{would}{what} {}", shown(&item.rel)));
+            log.install(&format!("{would}{what} {}", shown(&item.rel)));
         }
     }
     for old in removed(plan, prev_status) {
-        log(&format!(
+        log.install(&format!(
             "{would}removed {} (its units are unknown)",
             shown(&old.name)
         ));
@@ -310,7 +307,7 @@ fn removed<'a>(plan: &Plan, prev_status: Option<&'a Status>) -> Vec<&'a ItemStat
 }
 
 /// `--dry-run`: steps 1, 4–8, nothing written except the dry-activation lists.
-pub fn dry_run(plan: &Plan, opener: &dyn Opener, resolver: &dyn Resolver) -> Report {
+pub fn dry_run(plan: &Plan, opener: &dyn Opener, resolver: &dyn Resolver, log: Log) -> Report {
     let mount_dir = fs::walk_dir(&plan.mount_point, false).ok();
     let slot = link_slot_readonly(&plan.symlink_path);
     let prev = mount_dir
@@ -321,15 +318,15 @@ pub fn dry_run(plan: &Plan, opener: &dyn Opener, resolver: &dyn Resolver) -> Rep
     let mut produced = produce(plan, opener, resolver);
     seal_credentials(plan, &mut produced, prev.as_ref().map(|p| &p.1));
     let d = decide_all(plan, produced, prev.as_ref().map(|p| &p.1), first);
-    log_changes(plan, &d, prev_status.as_ref(), true);
+    log_changes(plan, &d, prev_status.as_ref(), true, log);
     for u in &d.units.restart {
-        log(&format!("would restart {u}"));
+        log.install(&format!("would restart {u}"));
     }
     for u in &d.units.reload {
-        log(&format!("would reload {u}"));
+        log.install(&format!("would reload {u}"));
     }
     for e in units::execute(&plan.restart_via, &plan.restart_lists_dir, true, &d.units) {
-        log(&format!("restart lists: {e}"));
+        log.install(&format!("restart lists: {e}"));
     }
     let now = status::now_rfc3339();
     let items = item_statuses(
@@ -418,6 +415,8 @@ fn item_statuses(
 /// What steps 2–5 established, used by the later steps.
 struct Ctx<'p> {
     plan: &'p Plan,
+    /// Where progress lines go.
+    log: Log<'p>,
     lock: lock::Lock,
     link_dir: OwnedFd,
     link_name: &'p str,
@@ -435,9 +434,9 @@ struct Ctx<'p> {
 impl<'p> Ctx<'p> {
     /// Steps 2, 3 and 5: lock (and pending restarts), link check, mount, previous generation,
     /// status `in_progress`.
-    fn prepare(plan: &'p Plan, opts: &Options) -> Result<Ctx<'p>, Error> {
+    fn prepare(plan: &'p Plan, opts: &Options, log: Log<'p>) -> Result<Ctx<'p>, Error> {
         let lock = lock::acquire(&plan.lock_path, opts.lock_wait)?;
-        let (carried, mut problems) = finish_pending(plan, &lock.dir);
+        let (carried, mut problems) = finish_pending(plan, &lock.dir, log);
         let (link_dir, link_name) = link_parent(&plan.symlink_path)?;
         let slot = generation::inspect_link(&link_dir, link_name)
             .map_err(|m| Error::failure(m).with_file(plan.symlink_path.display().to_string()))?;
@@ -451,6 +450,7 @@ impl<'p> Ctx<'p> {
         let prev = generation::previous(&mount_dir, &plan.mount_point, &slot);
         let ctx = Ctx {
             plan,
+            log,
             lock,
             link_dir,
             link_name,
@@ -463,7 +463,7 @@ impl<'p> Ctx<'p> {
             problems: std::cell::RefCell::new(Vec::new()),
         };
         let st = in_progress(ctx.prev_status.as_ref(), &ctx.started, ctx.prev_n());
-        problems.extend(write_status(plan, &st));
+        problems.extend(write_status(plan, &st, log));
         ctx.problems.borrow_mut().extend(problems);
         Ok(ctx)
     }
@@ -471,7 +471,7 @@ impl<'p> Ctx<'p> {
     /// The final status written, and the report of this run.
     fn finish(&self, st: Status, units: UnitSet) -> Report {
         let mut problems = self.problems.take();
-        problems.extend(write_status(self.plan, &st));
+        problems.extend(write_status(self.plan, &st, self.log));
         Report {
             status: st,
             units,
@@ -499,7 +499,7 @@ impl<'p> Ctx<'p> {
         staging
             .discard(&self.mount_dir)
             .map_err(|e| sys_err(&self.plan.mount_point, e))?;
-        log("strict: aborted, nothing switched");
+        self.log.install("strict: aborted, nothing switched");
         for o in d.outcomes.iter_mut().filter(|o| o.failure.is_some()) {
             o.decision = Decision::Absent;
         }
@@ -519,7 +519,7 @@ impl<'p> Ctx<'p> {
         pending.merge(self.carried.clone());
         if let Err(e) = units::save_pending(&self.lock.dir, &pending) {
             let m = format!("cannot save pending restarts: {e}");
-            log(&m);
+            self.log.install(&m);
             self.problems.borrow_mut().push(m);
         }
         staging
@@ -528,22 +528,23 @@ impl<'p> Ctx<'p> {
         let target = plan.mount_point.join(n.to_string());
         generation::switch_link(&self.link_dir, self.link_name, &target, &self.slot)
             .map_err(|e| sys_err(&plan.symlink_path, e))?;
-        let mut links = custom_links(plan, &d, self.prev_status.as_ref());
-        links.extend(credstore_links(plan, &d));
+        let mut links = custom_links(plan, &d, self.prev_status.as_ref(), self.log);
+        links.extend(credstore_links(plan, &d, self.log));
         for line in units::announce(&plan.restart_via, &d.units) {
-            log(&line);
+            self.log.install(&line);
         }
         let errs = units::execute(&plan.restart_via, &plan.restart_lists_dir, false, &d.units);
         if errs.is_empty() {
             if self.carried.is_empty() {
                 units::clear_pending(&self.lock.dir);
             } else if let Err(e) = units::save_pending(&self.lock.dir, &self.carried) {
-                log(&format!("cannot save pending restarts: {e}"));
+                self.log
+                    .install(&format!("cannot save pending restarts: {e}"));
             }
         } else {
             self.restart_failed(errs);
         }
-        prune(plan, &self.mount_dir, n);
+        prune(plan, &self.mount_dir, n, self.log);
         let st = final_status(Some(n), &self.started, self.statuses(&d, n, &links));
         Ok(self.finish(st, d.units))
     }
@@ -551,9 +552,10 @@ impl<'p> Ctx<'p> {
     /// Restarts failed: logged, kept pending, and the run exits non-zero.
     fn restart_failed(&self, errs: Vec<String>) {
         for e in &errs {
-            log(&format!("restart: {e}"));
+            self.log.install(&format!("restart: {e}"));
         }
-        log("the restarts stay pending and are replayed by the next run");
+        self.log
+            .install("the restarts stay pending and are replayed by the next run");
         self.problems.borrow_mut().extend(errs);
     }
 }
@@ -564,8 +566,9 @@ pub fn install(
     opts: &Options,
     opener: &dyn Opener,
     resolver: &dyn Resolver,
+    log: Log,
 ) -> Result<Report, Error> {
-    let ctx = Ctx::prepare(plan, opts)?;
+    let ctx = Ctx::prepare(plan, opts, log)?;
     let n = generation::next_number(&ctx.mount_dir, ctx.prev_n())
         .map_err(|e| sys_err(&plan.mount_point, e))?;
     let first = !matches!(ctx.slot, LinkSlot::Symlink(_));
@@ -573,8 +576,8 @@ pub fn install(
     seal_credentials(plan, &mut produced, ctx.prev.as_ref().map(|p| &p.1));
     let mut d = decide_all(plan, produced, ctx.prev.as_ref().map(|p| &p.1), first);
     let staging = Staging::create(&ctx.mount_dir).map_err(|e| sys_err(&plan.mount_point, e))?;
-    build(&staging, plan, &mut d);
-    log_changes(plan, &d, ctx.prev_status.as_ref(), false);
+    build(&staging, plan, &mut d, ctx.log);
+    log_changes(plan, &d, ctx.prev_status.as_ref(), false, ctx.log);
     if plan.strict && d.outcomes.iter().any(|o| o.failure.is_some()) {
         return ctx.abort(staging, d, n);
     }
@@ -594,13 +597,13 @@ fn link_parent(link: &Path) -> Result<(OwnedFd, &str), Error> {
 
 /// Step 2's tail: restarts planned by a killed or failed run happen now. When they fail again
 /// the pending file stays and they are returned, with the errors, to stay pending.
-fn finish_pending(plan: &Plan, lock_dir: &OwnedFd) -> (UnitSet, Vec<String>) {
+fn finish_pending(plan: &Plan, lock_dir: &OwnedFd, log: Log) -> (UnitSet, Vec<String>) {
     let Some(p) = units::load_pending(lock_dir) else {
         return (UnitSet::default(), Vec::new());
     };
-    log("executing restarts left pending by an interrupted or failed run");
+    log.install("executing restarts left pending by an interrupted or failed run");
     for line in units::announce(&plan.restart_via, &p) {
-        log(&line);
+        log.install(&line);
     }
     let errs = units::execute(&plan.restart_via, &plan.restart_lists_dir, false, &p);
     if errs.is_empty() {
@@ -608,9 +611,9 @@ fn finish_pending(plan: &Plan, lock_dir: &OwnedFd) -> (UnitSet, Vec<String>) {
         return (UnitSet::default(), Vec::new());
     }
     for e in &errs {
-        log(&format!("restart: {e}"));
+        log.install(&format!("restart: {e}"));
     }
-    log("the restarts stay pending and are replayed by the next run");
+    log.install("the restarts stay pending and are replayed by the next run");
     (p, errs)
 }
 
@@ -637,19 +640,19 @@ fn final_status(generation: Option<u64>, started: &str, items: Vec<ItemStatus>) 
 }
 
 /// Writes the status file; a failure is logged and returned (the run then exits non-zero).
-fn write_status(plan: &Plan, st: &Status) -> Option<String> {
+fn write_status(plan: &Plan, st: &Status, log: Log) -> Option<String> {
     let e = status::write(&plan.status_file, st).err()?;
     let m = format!(
         "cannot write the status file {}: {e}",
         plan.status_file.display()
     );
-    log(&m);
+    log.install(&m);
     Some(m)
 }
 
 /// Step 7: writes every decided item into the staging directory; a failed write fails it.
 /// Credential directories are made first, `0700` (only root, i.e. systemd, looks inside).
-fn build(staging: &Staging, plan: &Plan, d: &mut Decided) {
+fn build(staging: &Staging, plan: &Plan, d: &mut Decided, log: Log) {
     for dir in [credstore::PLAIN_DIR, credstore::ENCRYPTED_DIR] {
         if plan
             .items
@@ -657,7 +660,7 @@ fn build(staging: &Staging, plan: &Plan, d: &mut Decided) {
             .any(|i| i.credstore.map(|c| c.dir()) == Some(dir))
         {
             if let Err(e) = fs::mkdir_exact(&staging.dir, dir, 0o700) {
-                log(&format!("cannot make {dir}: {}", e.desc().to_lowercase()));
+                log.install(&format!("cannot make {dir}: {}", e.desc().to_lowercase()));
             }
         }
     }
@@ -683,6 +686,7 @@ fn custom_links(
     plan: &Plan,
     d: &Decided,
     prev_status: Option<&Status>,
+    log: Log,
 ) -> BTreeMap<String, Failure> {
     let mut out = BTreeMap::new();
     for (item, o) in plan.items.iter().zip(&d.outcomes) {
@@ -694,7 +698,7 @@ fn custom_links(
         match custom_paths::link(path, &target, *uid, *gid) {
             Ok(custom_paths::Linked::Linked) => {}
             Ok(custom_paths::Linked::ReplacedFile) => {
-                log(&format!(
+                log.install(&format!(
                     "{}: replaced a regular file by the symlink of {}",
                     path.display(),
                     shown(&item.rel)
@@ -708,7 +712,7 @@ fn custom_links(
                 );
             }
             Err(m) => {
-                log(&format!(
+                log.install(&format!(
                     "failed {}: custom path {}: {m}",
                     shown(&item.rel),
                     path.display()
@@ -727,7 +731,7 @@ fn custom_links(
         if let Some(p) = &old.path {
             let p = PathBuf::from(p);
             if custom_paths::unlink_if_ours(&p, &plan.symlink_path.join(&old.name)) {
-                log(&format!("removed the symlink {}", p.display()));
+                log.install(&format!("removed the symlink {}", p.display()));
             }
         }
     }
@@ -737,7 +741,7 @@ fn custom_links(
 /// After the switch: `credstoreDir` / `credstoreEncryptedDir` point into the current
 /// generation through `symlinkPath` when a credential of their kind is installed, and an old
 /// link of ours goes when none is left. A link that cannot be made fails its credentials.
-fn credstore_links(plan: &Plan, d: &Decided) -> BTreeMap<String, Failure> {
+fn credstore_links(plan: &Plan, d: &Decided, log: Log) -> BTreeMap<String, Failure> {
     let mut out = BTreeMap::new();
     let roots = &plan.credstore_roots;
     for (dir, root) in [
@@ -757,12 +761,12 @@ fn credstore_links(plan: &Plan, d: &Decided) -> BTreeMap<String, Failure> {
             .collect();
         if ours.is_empty() {
             if credstore::unlink_root(root, &target) {
-                log(&format!("removed the symlink {}", root.display()));
+                log.install(&format!("removed the symlink {}", root.display()));
             }
             continue;
         }
         if let Err(m) = credstore::link_root(root, &target) {
-            log(&format!("credential directory {}: {m}", root.display()));
+            log.install(&format!("credential directory {}: {m}", root.display()));
             for i in ours {
                 out.insert(
                     i.rel.clone(),
@@ -778,11 +782,11 @@ fn credstore_links(plan: &Plan, d: &Decided) -> BTreeMap<String, Failure> {
 }
 
 /// Step 13.
-fn prune(plan: &Plan, mount_dir: &impl AsFd, n: u64) {
+fn prune(plan: &Plan, mount_dir: &impl AsFd, n: u64, log: Log) {
     match generation::prune(mount_dir, n, plan.keep_generations) {
-        Ok(r) if !r.is_empty() => log(&format!("pruned {} old generation(s)", r.len())),
+        Ok(r) if !r.is_empty() => log.install(&format!("pruned {} old generation(s)", r.len())),
         Ok(_) => {}
-        Err(e) => log(&format!("pruning: {}", e.desc().to_lowercase())),
+        Err(e) => log.install(&format!("pruning: {}", e.desc().to_lowercase())),
     }
 }
 

@@ -12,82 +12,21 @@
 //! - Every path install writes must lie under it; owners must be absent or the caller; no
 //!   chown to anyone else, no mount, no unit restarts (`restartVia` must be `none`).
 //! - Inputs (sealed files, key files, template files) must be owned by the caller or root,
-//!   not writable by group or others, with no symlink on the way ([`Trust`]).
+//!   not writable by group or others, with no symlink on the way ([`fs::Trust`]).
 
 use super::defaults::Defaults;
 use super::fs;
 use super::manifest::{RawManifest, RawSecret, RawTemplate, RawTemplates};
 use super::mount::{self, MountOpts};
-use super::plan::{Mode, Plan, Source};
+use super::plan::{Mode, Plan, Source, UserScope};
 use super::trust;
 use super::validate::{self, shown};
 use crate::error::Error;
 use nix::errno::Errno;
-use nix::sys::stat::{fchmod, fstat, FileStat, Mode as Perm, SFlag};
+use nix::sys::stat::{fchmod, fstat, Mode as Perm};
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-
-/// Whose files and directories a run may trust: root's and `owner_uid`'s. A system install
-/// runs as root, so there `owner_uid` is 0 and only root is trusted; a user-mode install
-/// trusts the calling user as well (they can change their own files anyway).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Trust {
-    /// The one user besides root whose files are trusted.
-    pub owner_uid: u32,
-}
-
-impl Trust {
-    /// The trust of this process: root and the effective user.
-    pub fn process() -> Trust {
-        Trust {
-            owner_uid: nix::unistd::geteuid().as_raw(),
-        }
-    }
-
-    /// Whether `uid` is root or the trusted user.
-    pub fn owns(&self, uid: u32) -> bool {
-        uid == 0 || uid == self.owner_uid
-    }
-
-    /// Whether a directory on a walked path cannot be changed by anyone else: owned by a
-    /// trusted user and not group/other-writable, or root's sticky directory (`/tmp`,
-    /// `/nix/store`), in which only entries owned by a trusted user are then accepted
-    /// (`parent_sticky`).
-    pub fn dir_trusted(&self, st: &FileStat, parent_sticky: bool) -> bool {
-        let owner_ok = self.owns(st.st_uid);
-        let ok = (owner_ok && st.st_mode & 0o022 == 0) || fs::root_sticky(st);
-        ok && (!parent_sticky || owner_ok)
-    }
-
-    /// Whether a file that is only read can be trusted: regular, owned by a trusted user, not
-    /// group/other-writable.
-    pub fn input_trusted(&self, st: &FileStat) -> bool {
-        fs::kind(st) == SFlag::S_IFREG && self.owns(st.st_uid) && st.st_mode & 0o022 == 0
-    }
-}
-
-/// The owner and group of what this process creates: root:root for a system install (which
-/// runs as root), the caller's effective uid and gid in user mode.
-pub fn self_ids() -> (u32, u32) {
-    let uid = nix::unistd::geteuid().as_raw();
-    if uid == 0 {
-        (0, 0)
-    } else {
-        (uid, nix::unistd::getegid().as_raw())
-    }
-}
-
-/// What a user-mode plan is confined to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserScope {
-    /// The caller's uid: owner of everything installed.
-    pub uid: u32,
-    /// The caller's gid: group of everything installed.
-    pub gid: u32,
-    /// The runtime directory (`%r`); every written path is under it.
-    pub runtime_dir: PathBuf,
-}
 
 /// Where `%r` points: `$XDG_RUNTIME_DIR` when set and not empty, else `/run/user/<uid>`.
 pub fn runtime_dir(uid: u32, xdg_runtime_dir: Option<&str>) -> Result<PathBuf, Error> {
@@ -328,7 +267,7 @@ fn outside(what: &str, p: &Path, rd: &Path) -> Result<(), Error> {
 
 /// Checks done before a user-mode install changes anything: not as root; the runtime
 /// directory is the caller's (owned by them, mode 0700, no symlink, trusted parents, on a RAM
-/// file system unless `--no-mount --allow-disk`); every input trusted by [`Trust`].
+/// file system unless `--no-mount --allow-disk`); every input trusted by [`fs::Trust`].
 pub fn before_install(plan: &Plan, scope: &UserScope, opts: MountOpts) -> Result<(), Error> {
     if nix::unistd::geteuid().is_root() {
         return Err(Error::failure(
@@ -547,38 +486,6 @@ mod tests {
         assert_eq!(e.exit_code(), 6);
         let j = r#"{"userMode":true,"secrets":[{"name":"a","sopsFile":"/s","restartUnits":["x.service"]}]}"#;
         assert!(plan_of(j).is_ok());
-    }
-
-    #[test]
-    fn trust_rules() {
-        let t = Trust { owner_uid: 1000 };
-        let mut st: FileStat = stat_of_root();
-        st.st_mode = SFlag::S_IFDIR.bits() | 0o755;
-        st.st_uid = 1000;
-        assert!(t.dir_trusted(&st, false));
-        st.st_mode = SFlag::S_IFDIR.bits() | 0o775;
-        assert!(!t.dir_trusted(&st, false));
-        st.st_uid = 1001;
-        st.st_mode = SFlag::S_IFDIR.bits() | 0o755;
-        assert!(!t.dir_trusted(&st, false));
-        st.st_uid = 0;
-        st.st_mode = SFlag::S_IFDIR.bits() | 0o1777;
-        assert!(t.dir_trusted(&st, false));
-        st.st_uid = 1001;
-        st.st_mode = SFlag::S_IFDIR.bits() | 0o700;
-        assert!(!t.dir_trusted(&st, true));
-        st.st_mode = SFlag::S_IFREG.bits() | 0o644;
-        st.st_uid = 1000;
-        assert!(t.input_trusted(&st));
-        st.st_mode = SFlag::S_IFREG.bits() | 0o666;
-        assert!(!t.input_trusted(&st));
-        assert!(Trust { owner_uid: 0 }.owns(0));
-        assert!(!Trust { owner_uid: 0 }.owns(1000));
-    }
-
-    /// A stat to fill in: the stat of `/`, its fields overwritten by the test.
-    fn stat_of_root() -> FileStat {
-        nix::sys::stat::stat("/").unwrap()
     }
 
     #[test]

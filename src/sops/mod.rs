@@ -234,7 +234,7 @@ pub fn seal_with(
 /// (sealing refuses that one on its own). Checked before any store-specific validation, so
 /// sealing a sealed file says so instead of judging its encrypted values.
 pub fn already_sealed(input: &[u8], format: Format) -> Option<String> {
-    if crate::commit::check::is_age_file(input) {
+    if crate::age_file::is_age_file(input) {
         return Some("it is a whole-file age file".to_string());
     }
     let candidates: &[Format] = match format {

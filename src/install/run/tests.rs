@@ -41,7 +41,7 @@ impl Env {
         validate::validate(raw, &defaults::load().unwrap(), false).unwrap()
     }
     fn run(&self, plan: &Plan) -> Report {
-        install(plan, &opts(), &PlainOpener, &Nss::default()).unwrap()
+        install(plan, &opts(), &PlainOpener, &Nss::default(), Log::silent()).unwrap()
     }
     fn read(&self, name: &str) -> Vec<u8> {
         std::fs::read(self.p("secrets").join(name)).unwrap()
@@ -264,7 +264,7 @@ fn dry_run_changes_nothing() {
     e.run(&plan);
     std::fs::write(&f, "a: two\n").unwrap();
     let before = std::fs::read(&plan.status_file).unwrap();
-    let r = dry_run(&plan, &PlainOpener, &Nss::default());
+    let r = dry_run(&plan, &PlainOpener, &Nss::default(), Log::silent());
     assert_eq!(
         r.units.restart.iter().collect::<Vec<_>>(),
         ["a-svc.service"]
@@ -369,7 +369,7 @@ fn regular_file_at_link_path_refused_before_any_change() {
     std::fs::write(e.p("secrets"), b"x").unwrap();
     let f = e.sealed("s.yaml", "a: one\n");
     let plan = e.plan(&secret("a", &f, "a", ""), "");
-    let err = install(&plan, &opts(), &PlainOpener, &Nss::default()).unwrap_err();
+    let err = install(&plan, &opts(), &PlainOpener, &Nss::default(), Log::silent()).unwrap_err();
     assert_eq!(err.exit_code(), 1);
     assert!(!e.p("m").exists());
 }

@@ -1,19 +1,16 @@
-//! Commit time: the plaintext guard (`check`), the git hook, safe `edit`.
+//! The commit-time guard: the plaintext check behind `hostseal check` and the git hook.
 //!
 //! * [`check`]: judges one file's bytes against the rules (pure: bytes in, problems out).
 //! * [`scan`]: recognises well-known secret shapes (private keys, tunnel credentials/tokens).
 //! * [`git`]: the few git plumbing calls `check --staged` needs (index blobs, HEAD, status).
 //! * [`run`]: the use cases — judging paths, tracked files or the index, sealing staged files.
 //! * [`hook`]: writing the pre-commit hook.
-//! * [`edit`]: decrypting to a RAM filesystem, running the editor, re-sealing, cleaning up.
 
 pub mod check;
-pub mod edit;
 pub mod git;
 pub mod hook;
 pub mod run;
 pub mod scan;
-pub mod seal;
 
 use std::fmt;
 

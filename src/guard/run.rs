@@ -11,10 +11,11 @@
 
 use super::check::{is_exempt, judge, RuleSet, Subject, Verdict};
 use super::git::{Blob, Repo};
-use super::{scan, seal, Problem};
+use super::{scan, Problem};
 use crate::error::Error;
 use crate::keys::identity::IdentitySet;
 use crate::rules::{NearestRules, RulesFile, FILE_NAME};
+use crate::seal;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -475,7 +476,7 @@ fn staged_one(
 /// Whether bytes are a sealed file of their path's type (sops metadata, or whole-file age).
 fn is_sealed(abs: &Path, bytes: &[u8]) -> bool {
     let format = crate::format::Format::from_path(abs);
-    if super::check::is_age_file(bytes) {
+    if crate::age_file::is_age_file(bytes) {
         return true;
     }
     let try_parse = |f: crate::format::Format| {

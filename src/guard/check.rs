@@ -109,7 +109,7 @@ pub fn judge(s: &Subject, rules: RuleSet, ids: &IdentitySet) -> (Verdict, Vec<Pr
         None => (Verdict::PlainAllowed, Vec::new()),
     };
     if format == Format::Age {
-        if is_age_file(s.bytes) {
+        if crate::age_file::is_age_file(s.bytes) {
             return (Verdict::Sealed, Vec::new());
         }
         return not_sealed("not an age file".into());
@@ -138,11 +138,6 @@ pub fn judge(s: &Subject, rules: RuleSet, ids: &IdentitySet) -> (Verdict, Vec<Pr
     }
     verify(s, &tree, md, ids, &mut problems);
     (Verdict::Sealed, problems)
-}
-
-/// Whether bytes are a whole-file age file (binary or armored).
-pub fn is_age_file(bytes: &[u8]) -> bool {
-    bytes.starts_with(b"age-encryption.org/") || crate::keys::armor::is_armored(bytes)
 }
 
 /// The leaf rule a rule asks for (sops's default when it sets none; everything for binary).

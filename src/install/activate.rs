@@ -1,6 +1,9 @@
-//! Command-line arguments of `install` and `status`, and their entry points.
+//! The two entry points below the command line: one `install` run from a manifest path and its
+//! options ([`Request`]), and reading the status file for `status`. What they have to say goes
+//! to a [`Log`]; `commands/install.rs` parses the arguments and prints.
 
 use super::identities::{self, HostOpener};
+use super::log::Log;
 use super::mount::MountOpts;
 use super::plan::Mode;
 use super::run::{self, Options};
@@ -10,7 +13,7 @@ use crate::error::Error;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// `--check-mode`.
+/// `--check-mode`: install, or validate only.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CheckMode {
     /// Install.
@@ -21,37 +24,27 @@ pub enum CheckMode {
     Sopsfile,
 }
 
-/// `hostseal install` arguments (SPEC §1).
-#[derive(clap::Args, Debug)]
-pub struct InstallArgs {
-    /// Validate only (needs no root): `manifest` checks the structure; `sopsfile` is the
-    /// host-side check: it also parses each sealed file (each `key` must exist) and resolves
-    /// each owner and group by name, so a misspelled owner fails here. The Nix build runs it
-    /// with --ignore-passwd (its sandbox has no users; the module checks names at evaluation).
-    #[arg(long, value_name = "MODE", value_enum, default_value = "off")]
+/// What one `hostseal install` run is asked to do (its command-line flags).
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `--check-mode`: validate only.
     pub check_mode: CheckMode,
-    /// With `--check-mode manifest`, also resolve owners and groups (`sopsfile` always does).
-    #[arg(long)]
+    /// `--resolve-owners`: with `CheckMode::Manifest`, also resolve owners and groups.
     pub resolve_owners: bool,
-    /// Ignore owners/groups by name: root:root except explicit numbers (with
-    /// `--check-mode sopsfile`: do not resolve names).
-    #[arg(long)]
+    /// `--ignore-passwd`: owners and groups by name are root:root.
     pub ignore_passwd: bool,
-    /// Show what would change; write nothing but the dry-activation lists.
-    #[arg(long)]
+    /// `--dry-run`: show what would change.
     pub dry_run: bool,
-    /// Do not mount a RAM filesystem (tests, containers).
-    #[arg(long)]
+    /// `--no-mount`: do not mount a RAM filesystem.
     pub no_mount: bool,
-    /// With --no-mount: allow a mount point on a disk filesystem.
-    #[arg(long, requires = "no_mount")]
+    /// `--allow-disk`: with `no_mount`, allow a mount point on a disk filesystem.
     pub allow_disk: bool,
     /// The manifest JSON.
     pub manifest: PathBuf,
 }
 
 /// Runs `install`; returns the exit code (0, or 7 when some secrets failed).
-pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
+pub fn run_install(args: &Request, log: Log) -> Result<u8, Error> {
     // Before anything else: a non-root run would fail later on a key file, a chown or the
     // mount, with a message that does not say why. Check modes need no privileges.
     // A user-mode manifest (home-manager) is installed by its user: see user_mode.rs.
@@ -64,9 +57,9 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
         )
         .with_hint("run it as root (sudo); `--check-mode sopsfile` validates a manifest without root"));
     }
-    // SPEC §3 step 0: the only environment variable install reads.
+    // The only environment variable install reads.
     let action = std::env::var("NIXOS_ACTION").ok();
-    let plan = load_plan(&args.manifest, action.is_some())?;
+    let plan = load_plan(&args.manifest, action.is_some(), log)?;
     let nss = Nss::default();
     let resolver: &dyn Resolver = if args.ignore_passwd {
         &IgnorePasswd
@@ -75,7 +68,7 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
     };
     match args.check_mode {
         CheckMode::Manifest => return check_owners(&plan, args.resolve_owners.then_some(resolver)),
-        CheckMode::Sopsfile => return check::sopsfile(&plan, Some(resolver)).map(|()| 0),
+        CheckMode::Sopsfile => return check::sopsfile(&plan, Some(resolver), log).map(|()| 0),
         CheckMode::Off => {}
     }
     let mount_opts = MountOpts {
@@ -88,16 +81,18 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
         user_mode::before_install(&plan, scope, mount_opts)?;
     }
     if plan.gnupg_home {
-        run::log("gnupgHome is ignored: PGP is not supported (files only PGP can open will fail)");
+        log.install(
+            "gnupgHome is ignored: PGP is not supported (files only PGP can open will fail)",
+        );
     }
     let (keys, warnings) = identities::read_all(&identities::key_paths(&plan));
     let (opener, more) = HostOpener::new(&keys, &plan.age_plugins);
     drop(keys);
     for w in warnings.iter().chain(&more) {
-        run::log(&format!("key file {w}"));
+        log.install(&format!("key file {w}"));
     }
     if opener.count == 0 && plan.secrets().next().is_some() {
-        run::log("no usable identity: every secret will fail");
+        log.install("no usable identity: every secret will fail");
     }
     let opts = Options {
         dry_run: args.dry_run || action.as_deref() == Some("dry-activate"),
@@ -105,9 +100,9 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
         lock_wait: super::lock::WAIT,
     };
     let report = if opts.dry_run {
-        run::dry_run(&plan, &opener, resolver)
+        run::dry_run(&plan, &opener, resolver, log)
     } else {
-        run::install(&plan, &opts, &opener, resolver)?
+        run::install(&plan, &opts, &opener, resolver, log)?
     };
     Ok(report.exit_code())
 }
@@ -124,7 +119,7 @@ fn check_owners(plan: &super::plan::Plan, resolver: Option<&dyn Resolver>) -> Re
 }
 
 /// Reads (≤ 16 MiB), parses and validates the manifest; every failure is exit 6 except I/O.
-pub fn load_plan(path: &Path, nixos_action: bool) -> Result<super::plan::Plan, Error> {
+pub fn load_plan(path: &Path, nixos_action: bool, log: Log) -> Result<super::plan::Plan, Error> {
     let file = path.display().to_string();
     let mut bytes = Vec::new();
     std::fs::File::open(path)
@@ -138,7 +133,7 @@ pub fn load_plan(path: &Path, nixos_action: bool) -> Result<super::plan::Plan, E
     }
     let raw = manifest::parse(&bytes).map_err(|m| Error::config(m).with_file(file.clone()))?;
     for u in unknown_fields::find(&bytes) {
-        eprintln!("hostseal: warning: {file}: {}", u.message());
+        log.warning(&file, &u.message());
     }
     let d = defaults::load()?;
     if raw.user_mode == Some(true) {
@@ -148,23 +143,12 @@ pub fn load_plan(path: &Path, nixos_action: bool) -> Result<super::plan::Plan, E
     validate::validate(raw, &d, nixos_action).map_err(|e| e.with_file(file))
 }
 
-/// `hostseal status` arguments.
-#[derive(clap::Args, Debug)]
-pub struct StatusArgs {
-    /// Print the status file as JSON.
-    #[arg(long)]
-    pub json: bool,
-    /// The status file (default `/run/secrets.d/status.json`; a manifest with another
-    /// `secretsMountPoint` or `statusFile` writes it there). Readable without root.
-    pub status_file: Option<PathBuf>,
-}
-
-/// Runs `status`; returns the exit code (0, or 7 when the last install was degraded).
-pub fn run_status(args: &StatusArgs) -> Result<u8, Error> {
+/// Reads the status file for `status`: `status_file`, else the default one (an error hints
+/// where else it may be).
+pub fn read_status(status_file: Option<&Path>) -> Result<status::Status, Error> {
     let default = defaults::load()?;
-    let path = args
-        .status_file
-        .clone()
+    let path = status_file
+        .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(format!("{}/status.json", default.secrets_mount_point)));
     let abs = if path.is_absolute() {
         path.clone()
@@ -175,7 +159,7 @@ pub fn run_status(args: &StatusArgs) -> Result<u8, Error> {
     };
     let st = status::read(&abs).map_err(|m| {
         let e = Error::failure(m).with_file(path.display().to_string());
-        if args.status_file.is_some() {
+        if status_file.is_some() {
             return e;
         }
         e.with_hint(format!(
@@ -185,15 +169,5 @@ pub fn run_status(args: &StatusArgs) -> Result<u8, Error> {
             default.secrets_mount_point
         ))
     })?;
-    if args.json {
-        let text = serde_json::to_string_pretty(&st).map_err(|_| Error::failure("cannot print"))?;
-        println!("{text}");
-    } else {
-        print!("{}", status::render(&st));
-    }
-    Ok(if st.degraded() || st.in_progress {
-        7
-    } else {
-        0
-    })
+    Ok(st)
 }

@@ -43,6 +43,9 @@ struct Shared {
 pub struct Session {
     shared: Arc<Mutex<Shared>>,
     dir: Option<PathBuf>,
+    /// Warnings for the user (stale plaintext swept, no RAM filesystem), printed by the
+    /// command layer ([`Session::take_warnings`]).
+    warnings: Vec<String>,
 }
 
 fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -80,18 +83,22 @@ impl Session {
             .name("hostseal-signals".into())
             .spawn(move || watch(&set, &watcher))
             .map_err(|e| Error::failure(format!("cannot start the signal thread: {e}")))?;
-        Ok(Session { shared, dir: None })
+        Ok(Session {
+            shared,
+            dir: None,
+            warnings: Vec::new(),
+        })
     }
 
     /// Creates the private plaintext directory (0700) on a RAM filesystem, named after this
     /// process, after sweeping the caller's stale ones (see [`sweep_stale`]).
     pub fn make_dir(&mut self) -> Result<PathBuf, Error> {
-        let base = ram_base()?;
+        let base = ram_base(&mut self.warnings)?;
         for (path, pid) in sweep_stale(&base) {
-            eprintln!(
+            self.warnings.push(format!(
                 "hostseal: warning: removed {}, the plaintext of an edit whose process ({pid}) was killed",
                 path.display()
-            );
+            ));
         }
         let dir = tempfile::Builder::new()
             .prefix(&format!("{PREFIX}{}-", std::process::id()))
@@ -104,6 +111,11 @@ impl Session {
         lock(&self.shared).dir = Some(dir.clone());
         self.dir = Some(dir.clone());
         Ok(dir)
+    }
+
+    /// The warnings gathered so far (whole lines), for the command layer to print.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// Writes `bytes` to a new file `name` (0600) in the session directory.
@@ -281,7 +293,7 @@ fn runs_hostseal(pid: u32) -> bool {
 
 /// Where the plaintext directory goes: `$XDG_RUNTIME_DIR` or `/dev/shm` if on a RAM
 /// filesystem; on macOS `$TMPDIR` with a warning; otherwise an error.
-pub fn ram_base() -> Result<PathBuf, Error> {
+pub fn ram_base(warnings: &mut Vec<String>) -> Result<PathBuf, Error> {
     let candidates = std::env::var_os("XDG_RUNTIME_DIR")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
@@ -293,9 +305,9 @@ pub fn ram_base() -> Result<PathBuf, Error> {
         }
     }
     if cfg!(target_os = "macos") {
-        let _ = writeln!(
-            std::io::stderr(),
+        warnings.push(
             "hostseal: warning: macOS has no RAM filesystem for the plaintext; using a 0700 directory under $TMPDIR"
+                .into(),
         );
         return Ok(std::env::temp_dir());
     }
@@ -314,7 +326,7 @@ mod tests {
         if !is_ram_fs(Path::new("/dev/shm")) {
             return;
         }
-        assert!(is_ram_fs(&ram_base().unwrap()));
+        assert!(is_ram_fs(&ram_base(&mut Vec::new()).unwrap()));
         assert!(!is_ram_fs(Path::new("/proc/self")) || !is_ram_fs(Path::new("/")));
     }
 
