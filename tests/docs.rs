@@ -13,6 +13,8 @@ const WRITTEN_ELSEWHERE: &[&str] = &[
     "docs/install.md",
     "docs/remote-builders.md",
     "docs/plugins.md",
+    "docs/credstore.md",
+    "docs/hardening.md",
     "LICENSE-MIT",
     "LICENSE-APACHE",
 ];
