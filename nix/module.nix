@@ -267,7 +267,8 @@ let
   usersManifest = buildManifest (manifestArgs true);
 
   # The manifest file; its build runs the installer's check, so a wrong key or a malformed
-  # sealed file fails `nixos-rebuild build`, not activation.
+  # sealed file fails `nixos-rebuild build`, not activation. `--ignore-passwd`: the build
+  # sandbox has no users (owners and groups are checked at evaluation, see lib.nix).
   manifestFile =
     suffix: m:
     pkgs.writeTextFile {
@@ -276,7 +277,7 @@ let
       checkPhase = ''
         ${cfg.validationPackage}/bin/hostseal install --check-mode ${
           if cfg.validateSopsFiles then "sopsfile" else "manifest"
-        } "$out"
+        } --ignore-passwd "$out"
       '';
     };
 

@@ -118,6 +118,10 @@ pub struct DecryptArgs {
     /// Identity files (age identities or OpenSSH private keys); repeatable.
     #[arg(long = "identity", value_name = "F")]
     pub identities: Vec<PathBuf>,
+    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
+    /// that one key alone opens a file).
+    #[arg(long, requires = "identities")]
+    pub identity_only: bool,
     /// Print one value, e.g. `'["tunnel"]["TunnelSecret"]'`.
     #[arg(long, value_name = "PATH")]
     pub extract: Option<String>,
@@ -140,6 +144,10 @@ pub struct EditArgs {
     /// Identity files; repeatable.
     #[arg(long = "identity", value_name = "F")]
     pub identities: Vec<PathBuf>,
+    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
+    /// that one key alone opens a file).
+    #[arg(long, requires = "identities")]
+    pub identity_only: bool,
     /// The rules file.
     #[arg(long, value_name = "F")]
     pub config: Option<PathBuf>,
@@ -159,6 +167,10 @@ pub struct UpdatekeysArgs {
     /// Identity files; repeatable.
     #[arg(long = "identity", value_name = "F")]
     pub identities: Vec<PathBuf>,
+    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
+    /// that one key alone opens a file).
+    #[arg(long, requires = "identities")]
+    pub identity_only: bool,
     /// Also rewrite whole-file age files.
     #[arg(long)]
     pub include_age: bool,
@@ -185,6 +197,10 @@ pub struct RotateArgs {
     /// Identity files; repeatable.
     #[arg(long = "identity", value_name = "F")]
     pub identities: Vec<PathBuf>,
+    /// Use only the `--identity` files: not `$SOPS_AGE_KEY*`, keys.txt or `~/.ssh` (to test
+    /// that one key alone opens a file).
+    #[arg(long, requires = "identities")]
+    pub identity_only: bool,
     /// Files or directories.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -226,7 +242,10 @@ pub enum HookCommand {
 /// `hostseal keygen`.
 #[derive(Args, Debug)]
 pub struct KeygenArgs {
-    /// Write the identity here (created new, 0600) instead of stdout.
+    /// Write the identity here (created new, 0600; missing parent directories are created
+    /// 0700) instead of stdout. sops and hostseal look for it in
+    /// `$XDG_CONFIG_HOME/sops/age/keys.txt`, by default `~/.config/sops/age/keys.txt`
+    /// (macOS: `~/Library/Application Support/sops/age/keys.txt`).
     #[arg(short = 'o', long = "output", value_name = "F")]
     pub output: Option<PathBuf>,
 }
@@ -234,11 +253,30 @@ pub struct KeygenArgs {
 /// `hostseal pubkey`.
 #[derive(Args, Debug)]
 pub struct PubkeyArgs {
-    /// Print the native `ssh-ed25519 …` form instead of the derived `age1…`.
-    #[arg(long)]
+    /// What to print for each key (default `age`).
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub format: Option<PubkeyFormat>,
+    /// Same as `--format ssh`.
+    #[arg(long, conflicts_with = "format")]
     pub ssh: bool,
-    /// An age identity file or an OpenSSH ed25519 key (public or private); `-` for stdin.
+    /// An age identity file, an OpenSSH ed25519 key (public or private), or `ssh-keyscan` /
+    /// known_hosts lines (`host ssh-ed25519 AAAA…`; `#` lines are skipped, of several keys
+    /// each ed25519 key is printed, one per line); `-` or nothing for stdin.
     pub file: Option<PathBuf>,
+}
+
+/// What `hostseal pubkey` prints for a key.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PubkeyFormat {
+    /// The `age1…` recipient, for `.sops.yaml` (ssh keys: the ssh-to-age derivation).
+    Age,
+    /// The native `ssh-ed25519 AAAA… [comment]` line.
+    Ssh,
+    /// Base64 of the `ssh-ed25519 AAAA… [comment]` line plus a newline: NixOS
+    /// `nix.buildMachines.*.publicHostKey`, the same as `base64 -w0 KEY.pub` (the comment is
+    /// kept when the input has one; ssh-keyscan lines have none).
+    #[value(name = "publicHostKey", alias = "public-host-key")]
+    PublicHostKey,
 }
 
 /// `hostseal tunnel …`.

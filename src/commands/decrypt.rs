@@ -5,7 +5,6 @@ use crate::cli::DecryptArgs;
 use crate::error::Error;
 use crate::format::tree::{Map, Node, Scalar, Tree};
 use crate::format::{age_file, EmitOptions, Format};
-use crate::keys::identity::{discover, WorkstationEnv};
 use crate::sops::{self, path};
 use zeroize::Zeroizing;
 
@@ -36,7 +35,7 @@ fn open_file(args: &DecryptArgs) -> Result<Zeroizing<Vec<u8>>, Error> {
         args.output_type.as_deref(),
     )?;
     let sealed = read_input(&args.file)?;
-    let ids = discover(&args.identities, &WorkstationEnv::from_process())?;
+    let ids = super::io::identities(&args.identities, args.identity_only)?;
     if input == Format::Age {
         return Ok(age_file::decrypt(&sealed, &ids)?.into_zeroizing());
     }

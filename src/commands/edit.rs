@@ -10,7 +10,6 @@ use crate::commit::edit::Session;
 use crate::commit::seal::seal_for_rule;
 use crate::error::Error;
 use crate::format::{age_file, EmitOptions, Format};
-use crate::keys::identity::{discover, WorkstationEnv};
 use crate::keys::recipient::Recipient;
 use crate::rules::RulesFile;
 use crate::sops::{self, Opened};
@@ -56,7 +55,7 @@ fn edit(args: &EditArgs, session: &mut Session) -> Result<Outcome, Error> {
     let emit = rules.as_ref().map(|r| r.emit).unwrap_or_default();
     let exists = file.exists();
     let (source, plain) = if exists {
-        open(file, format, &args.identities, &emit)?
+        open(file, format, (&args.identities, args.identity_only), &emit)?
     } else {
         if rules.as_ref().and_then(|r| r.rule_for(file)).is_none() {
             return Err(no_rule(&rules));
@@ -112,11 +111,11 @@ fn template(format: Format) -> Vec<u8> {
 fn open(
     file: &Path,
     format: Format,
-    identities: &[std::path::PathBuf],
+    (identities, only): (&[std::path::PathBuf], bool),
     emit: &EmitOptions,
 ) -> Result<(Source, Zeroizing<Vec<u8>>), Error> {
     let sealed = read_input(file)?;
-    let ids = discover(identities, &WorkstationEnv::from_process())?;
+    let ids = super::io::identities(identities, only)?;
     if format == Format::Age {
         let plain = age_file::decrypt(&sealed, &ids)?.into_zeroizing();
         return Ok((Source::Age, plain));

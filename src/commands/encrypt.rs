@@ -38,6 +38,11 @@ fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
     let config = config_path(args.config.as_deref());
     let rules = RulesFile::locate(&name_path, config.as_deref())?;
     let rule = rules.as_ref().and_then(|r| r.rule_for(&name_path));
+    if let Some(why) = sops::already_sealed(&plaintext, input) {
+        return Err(Error::failure(format!("already sealed ({why})")).with_hint(
+            "to change its recipients run `hostseal updatekeys FILE`; to edit it `hostseal edit FILE`",
+        ));
+    }
     let (groups, threshold) = recipients(args, &rules, rule)?;
     if !args.no_validate {
         crate::tunnel::validate_if_credentials(&plaintext, input)?;

@@ -3,9 +3,22 @@
 //! (temporary file in the same directory, then rename) so a crash never leaves half a file.
 
 use crate::error::Error;
+use crate::keys::identity::{discover, IdentitySet, WorkstationEnv};
 use crate::limits::MAX_INPUT;
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The identities of a workstation command: the `--identity` files, then, unless
+/// `--identity-only`, those of the environment and the default locations (see
+/// [`discover`]). With `only`, nothing of the environment or the home directory is read.
+pub fn identities(explicit: &[PathBuf], only: bool) -> Result<IdentitySet, Error> {
+    let env = if only {
+        WorkstationEnv::default()
+    } else {
+        WorkstationEnv::from_process()
+    };
+    discover(explicit, &env)
+}
 
 /// Reads `path` (or stdin for `-`), refusing more than 16 MiB.
 pub fn read_input(path: &Path) -> Result<Vec<u8>, Error> {

@@ -8,7 +8,6 @@ use super::updatekeys::{
 };
 use crate::cli::RotateArgs;
 use crate::error::Error;
-use crate::keys::identity::{discover, WorkstationEnv};
 use crate::rotation::job::{self, Action, Loaded, Planned};
 use crate::rotation::plan::{diff, Names, Target};
 use std::io::Write;
@@ -44,7 +43,7 @@ pub fn run(args: &RotateArgs) -> Result<u8, Error> {
         args.yes,
         &format!("Rotate the data keys of {} file(s)?", planned.len()),
     )?;
-    let ids = discover(&args.identities, &WorkstationEnv::from_process())?;
+    let ids = super::io::identities(&args.identities, args.identity_only)?;
     finish(&planned, &ids, false, "rotated")
 }
 

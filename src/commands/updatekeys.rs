@@ -7,7 +7,6 @@
 use super::io::write_stdout;
 use crate::cli::UpdatekeysArgs;
 use crate::error::Error;
-use crate::keys::identity::{discover, WorkstationEnv};
 use crate::rotation::job::{self, Action, ExecError, Loaded, Planned};
 use crate::rotation::plan::{diff, Names, Target};
 use crate::rotation::sealed::FileKind;
@@ -47,7 +46,7 @@ pub fn run(args: &UpdatekeysArgs) -> Result<u8, Error> {
     }
     write_stdout(render_plan(&planned).as_bytes())?;
     confirm(args.yes, &format!("Update {} file(s)?", planned.len()))?;
-    let ids = discover(&args.identities, &WorkstationEnv::from_process())?;
+    let ids = super::io::identities(&args.identities, args.identity_only)?;
     finish(&planned, &ids, args.skip_unopenable, "updated")
 }
 

@@ -9,6 +9,7 @@ use crate::format::tree::{Map, MapItem, Node, Scalar, Tree};
 use crate::format::Format;
 use crate::keys::identity::IdentitySet;
 use crate::keys::recipient::Recipient;
+use crate::rotation::plan::Names;
 use crate::rules::{CreationRule, RulesFile};
 use crate::sops::leaf_rule::{LeafSelector, Marked};
 use crate::sops::path::{display_path, PathSegment};
@@ -127,8 +128,12 @@ pub fn judge(s: &Subject, rules: RuleSet, ids: &IdentitySet) -> (Verdict, Vec<Pr
     let mut problems = Vec::new();
     let leaf_rule = leaf_rule_for(format, rule);
     clear_leaves(s.shown, &tree, &leaf_rule, &mut problems);
-    if let Some(current) = rules.current.and_then(|r| r.rule_for(s.abs)) {
-        compare_groups(s.shown, &md, current, &mut problems);
+    if let Some((file, current)) = rules
+        .current
+        .and_then(|r| r.rule_for(s.abs).map(|rule| (r, rule)))
+    {
+        let names = Names::from_rules(Some(file));
+        compare_groups(s.shown, &md, current, &names, &mut problems);
         compare_leaf_rule(s.shown, format, &md, current, &mut problems);
     }
     verify(s, &tree, md, ids, &mut problems);
@@ -243,8 +248,15 @@ fn normalize(r: &str) -> String {
 }
 
 /// Flags key groups that differ from the rule's (group order matters, recipients within a
-/// group compare as sets) and recipients listed twice in one group.
-fn compare_groups(shown: &str, md: &Metadata, rule: &CreationRule, out: &mut Vec<Problem>) {
+/// group compare as sets) and recipients listed twice in one group. Recipients are shown by
+/// their `keys:` anchor name where the rules file gives one, as `updatekeys` shows them.
+fn compare_groups(
+    shown: &str,
+    md: &Metadata,
+    rule: &CreationRule,
+    names: &Names,
+    out: &mut Vec<Problem>,
+) {
     for (i, group) in md.groups.iter().enumerate() {
         let mut seen = BTreeSet::new();
         for stanza in &group.age {
@@ -255,7 +267,7 @@ fn compare_groups(shown: &str, md: &Metadata, rule: &CreationRule, out: &mut Vec
                         format!(
                             "key group {} lists recipient {} twice",
                             i + 1,
-                            stanza.recipient.trim()
+                            names.label(&stanza.recipient)
                         ),
                     )
                     .hint(HINT_UPDATEKEYS),
@@ -287,8 +299,14 @@ fn compare_groups(shown: &str, md: &Metadata, rule: &CreationRule, out: &mut Vec
         if have == want {
             continue;
         }
-        let mut diff: Vec<String> = want.difference(&have).map(|r| format!("+{r}")).collect();
-        diff.extend(have.difference(&want).map(|r| format!("-{r}")));
+        let mut diff: Vec<String> = want
+            .difference(&have)
+            .map(|r| format!("+{}", names.label(r)))
+            .collect();
+        diff.extend(
+            have.difference(&want)
+                .map(|r| format!("-{}", names.label(r))),
+        );
         let which = if md.groups.len() > 1 {
             format!(" in key group {}", i + 1)
         } else {

@@ -48,6 +48,9 @@ pub struct Report {
     pub judged: usize,
 }
 
+/// Hint for an admin's age identity or cloudflared's cert.pem found by shape: unlike a tunnel
+/// credential, no rule makes committing them right.
+pub const HINT_NEVER_COMMIT: &str = "never commit this: unstage it (`git rm --cached FILE`) and keep it outside the repository (an admin age key in ~/.config/sops/age/keys.txt, cert.pem in ~/.cloudflared/); if it was ever pushed, replace the key";
 /// Hint for secrets found by shape.
 pub const HINT_SHAPE: &str = "unstage it (`git rm --cached FILE`), move the secret into a file a creation rule matches, and seal that";
 /// Hint for partially staged files under `--encrypt`.
@@ -416,7 +419,11 @@ fn judge_staged(
                     path,
                     format!("holds {} (line {}) outside a sealed file", f.what, f.line),
                 )
-                .hint(HINT_SHAPE),
+                .hint(if f.never_commit {
+                    HINT_NEVER_COMMIT
+                } else {
+                    HINT_SHAPE
+                }),
             );
         }
     }

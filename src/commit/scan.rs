@@ -12,7 +12,15 @@ pub struct Finding {
     pub what: &'static str,
     /// 1-based line.
     pub line: usize,
+    /// A secret that belongs in no repository, not even sealed: an admin's age identity
+    /// (keys.txt) or cloudflared's account certificate (cert.pem).
+    pub never_commit: bool,
 }
+
+/// The shapes that are never committed, even sealed (see [`Finding::never_commit`]).
+const NEVER_COMMIT: [&str; 2] = [AGE_SECRET_KEY, CERT_PEM];
+const AGE_SECRET_KEY: &str = "an age secret key";
+const CERT_PEM: &str = "a cloudflared tunnel certificate (cert.pem)";
 
 /// The textual shapes: a name and a pattern.
 fn patterns() -> &'static [(&'static str, Regex)] {
@@ -20,7 +28,7 @@ fn patterns() -> &'static [(&'static str, Regex)] {
     P.get_or_init(|| {
         let raw: [(&'static str, &str); 5] = [
             (
-                "an age secret key",
+                AGE_SECRET_KEY,
                 r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}",
             ),
             (
@@ -31,10 +39,7 @@ fn patterns() -> &'static [(&'static str, Regex)] {
                 "a PEM private key",
                 r"-----BEGIN (RSA |EC )?PRIVATE KEY-----",
             ),
-            (
-                "a cloudflared tunnel certificate (cert.pem)",
-                r"-----BEGIN ARGO TUNNEL TOKEN-----",
-            ),
+            (CERT_PEM, r"-----BEGIN ARGO TUNNEL TOKEN-----"),
             // Base64 of `{"` starts with `eyJ`; the candidate is decoded and checked below.
             ("a tunnel token", r"eyJ[A-Za-z0-9+/]{20,}={0,2}"),
         ];
@@ -51,6 +56,7 @@ pub fn scan(bytes: &[u8]) -> Vec<Finding> {
         out.push(Finding {
             what: "cloudflared tunnel credentials (TunnelSecret)",
             line: 1,
+            never_commit: false,
         });
     }
     for (what, re) in patterns() {
@@ -61,6 +67,7 @@ pub fn scan(bytes: &[u8]) -> Vec<Finding> {
             out.push(Finding {
                 what,
                 line: line_of(bytes, m.start()),
+                never_commit: NEVER_COMMIT.contains(what),
             });
         }
     }
@@ -112,7 +119,8 @@ mod tests {
             scan(age.as_bytes()),
             vec![Finding {
                 what: "an age secret key",
-                line: 2
+                line: 2,
+                never_commit: true,
             }]
         );
         assert_eq!(
@@ -132,6 +140,8 @@ mod tests {
             whats(b"x\n-----BEGIN ARGO TUNNEL TOKEN-----\n"),
             ["a cloudflared tunnel certificate (cert.pem)"]
         );
+        assert!(scan(b"-----BEGIN ARGO TUNNEL TOKEN-----")[0].never_commit);
+        assert!(!scan(b"-----BEGIN OPENSSH PRIVATE KEY-----")[0].never_commit);
         assert_eq!(
             whats(br#"{"AccountTag": "a", "TunnelSecret": "b", "TunnelID": "c"}"#),
             ["cloudflared tunnel credentials (TunnelSecret)"]
@@ -142,7 +152,8 @@ mod tests {
             scan(env.as_bytes()),
             vec![Finding {
                 what: "a tunnel token",
-                line: 2
+                line: 2,
+                never_commit: false,
             }]
         );
     }

@@ -23,13 +23,17 @@ pub enum CheckMode {
 /// `hostseal install` arguments (SPEC §1).
 #[derive(clap::Args, Debug)]
 pub struct InstallArgs {
-    /// Validate only: `manifest` (structure) or `sopsfile` (also parse each sealed file).
+    /// Validate only (needs no root): `manifest` checks the structure; `sopsfile` is the
+    /// host-side check: it also parses each sealed file (each `key` must exist) and resolves
+    /// each owner and group by name, so a misspelled owner fails here. The Nix build runs it
+    /// with --ignore-passwd (its sandbox has no users; the module checks names at evaluation).
     #[arg(long, value_name = "MODE", value_enum, default_value = "off")]
     pub check_mode: CheckMode,
-    /// In check modes, also resolve owners and groups.
+    /// With `--check-mode manifest`, also resolve owners and groups (`sopsfile` always does).
     #[arg(long)]
     pub resolve_owners: bool,
-    /// Ignore owners/groups by name: root:root except explicit numbers.
+    /// Ignore owners/groups by name: root:root except explicit numbers (with
+    /// `--check-mode sopsfile`: do not resolve names).
     #[arg(long)]
     pub ignore_passwd: bool,
     /// Show what would change; write nothing but the dry-activation lists.
@@ -47,6 +51,14 @@ pub struct InstallArgs {
 
 /// Runs `install`; returns the exit code (0, or 7 when some secrets failed).
 pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
+    // Before anything else: a non-root run would fail later on a key file, a chown or the
+    // mount, with a message that does not say why. Check modes need no privileges.
+    if args.check_mode == CheckMode::Off && !nix::unistd::geteuid().is_root() {
+        return Err(Error::failure(
+            "install must run as root (it reads the host's keys, sets owners, mounts a RAM filesystem)",
+        )
+        .with_hint("run it as root (sudo); `--check-mode sopsfile` validates a manifest without root"));
+    }
     // SPEC §3 step 0: the only environment variable install reads.
     let action = std::env::var("NIXOS_ACTION").ok();
     let plan = load_plan(&args.manifest, action.is_some())?;
@@ -58,9 +70,7 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
     };
     match args.check_mode {
         CheckMode::Manifest => return check_owners(&plan, args.resolve_owners.then_some(resolver)),
-        CheckMode::Sopsfile => {
-            return check::sopsfile(&plan, args.resolve_owners.then_some(resolver)).map(|()| 0)
-        }
+        CheckMode::Sopsfile => return check::sopsfile(&plan, Some(resolver)).map(|()| 0),
         CheckMode::Off => {}
     }
     if !plan.age_plugins.is_empty() {
@@ -130,7 +140,8 @@ pub struct StatusArgs {
     /// Print the status file as JSON.
     #[arg(long)]
     pub json: bool,
-    /// The status file (default `/run/secrets.d/status.json`).
+    /// The status file (default `/run/secrets.d/status.json`; a manifest with another
+    /// `secretsMountPoint` or `statusFile` writes it there). Readable without root.
     pub status_file: Option<PathBuf>,
 }
 
@@ -148,8 +159,18 @@ pub fn run_status(args: &StatusArgs) -> Result<u8, Error> {
             .map_err(|e| Error::io(&path, &e))?
             .join(&path)
     };
-    let st =
-        status::read(&abs).map_err(|m| Error::failure(m).with_file(path.display().to_string()))?;
+    let st = status::read(&abs).map_err(|m| {
+        let e = Error::failure(m).with_file(path.display().to_string());
+        if args.status_file.is_some() {
+            return e;
+        }
+        e.with_hint(format!(
+            "no install has written the default status file, or the manifest sets another \
+             secretsMountPoint or statusFile: pass it, `hostseal status <secretsMountPoint>/status.json` \
+             (default {})",
+            default.secrets_mount_point
+        ))
+    })?;
     if args.json {
         let text = serde_json::to_string_pretty(&st).map_err(|_| Error::failure("cannot print"))?;
         println!("{text}");

@@ -14,6 +14,14 @@ pub const DIR_FLAGS: OFlag = OFlag::O_DIRECTORY
     .union(OFlag::O_CLOEXEC)
     .union(OFlag::O_RDONLY);
 
+/// Flags for a directory only looked into (`openat`), which needs search permission but not
+/// read permission: a user who is not root can open the 0644 `status.json` in the 0751 mount
+/// point.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEARCH_DIR_FLAGS: OFlag = DIR_FLAGS.union(OFlag::O_PATH);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SEARCH_DIR_FLAGS: OFlag = DIR_FLAGS;
+
 /// Opens `name` (one component) in `dir` as a directory, refusing symlinks.
 pub fn open_dir_at<Fd: AsFd>(dir: Fd, name: &str) -> Result<OwnedFd, Errno> {
     openat(dir, name, DIR_FLAGS, Mode::empty())
@@ -272,8 +280,8 @@ pub fn open_input(path: &Path, cap: u64) -> Result<(OwnedFd, FileStat), String> 
 /// file itself never through a symlink.
 pub fn open_regular(path: &Path, cap: u64) -> Result<(OwnedFd, FileStat), String> {
     let (parent, name) = split_parent(path).ok_or_else(|| "not a file path".to_string())?;
-    let dir =
-        nix::fcntl::open(parent, DIR_FLAGS, Mode::empty()).map_err(|e| e.desc().to_lowercase())?;
+    let dir = nix::fcntl::open(parent, SEARCH_DIR_FLAGS, Mode::empty())
+        .map_err(|e| e.desc().to_lowercase())?;
     open_regular_at(&dir, name, cap).map_err(|e| e.message())
 }
 

@@ -93,14 +93,28 @@ impl Opener for HostOpener {
                 .with_hint("set ageKeyFile or ageSshKeyPaths to an existing key"));
         }
         match format {
-            Format::Age => crate::format::age_file::decrypt(bytes, &self.ids).map(Decrypted::Whole),
+            Format::Age => crate::format::age_file::decrypt(bytes, &self.ids)
+                .map(Decrypted::Whole)
+                .map_err(install_hint),
             f => {
-                let mut opened = crate::sops::open(bytes, f, &self.ids)?;
+                let mut opened = crate::sops::open(bytes, f, &self.ids).map_err(install_hint)?;
                 let tree = std::mem::take(&mut opened.tree);
                 Ok(Decrypted::Tree(PlainTree(tree)))
             }
         }
     }
+}
+
+/// What to do when no key of the host opens a file. The workstation hint (`--identity`,
+/// `$SOPS_AGE_KEY_FILE`) does not apply: install reads only the keys its manifest names.
+pub const NO_KEY_HINT: &str = "seal the file to this host's recipient (hostseal updatekeys), or name the host's key in the manifest: sshKeyPaths / ageSshKeyPaths (ssh keys) or ageKeyFile (age key file)";
+
+/// Replaces the hint of a no-key error by [`NO_KEY_HINT`].
+fn install_hint(mut e: Error) -> Error {
+    if e.kind == crate::error::Kind::NoKey {
+        e.hint = Some(NO_KEY_HINT.to_string());
+    }
+    e
 }
 
 #[cfg(test)]

@@ -479,6 +479,9 @@ impl<'p> Ctx<'p> {
         generation::switch_link(&self.link_dir, self.link_name, &target, &self.slot)
             .map_err(|e| sys_err(&plan.symlink_path, e))?;
         let links = custom_links(plan, &d, self.prev_status.as_ref());
+        for line in units::announce(&plan.restart_via, &d.units) {
+            log(&line);
+        }
         for e in units::execute(&plan.restart_via, &plan.restart_lists_dir, false, &d.units) {
             log(&format!("restart: {e}"));
         }
@@ -530,6 +533,9 @@ fn link_parent(link: &Path) -> Result<(OwnedFd, &str), Error> {
 fn finish_pending(plan: &Plan, lock_dir: &OwnedFd) {
     if let Some(p) = units::load_pending(lock_dir) {
         log("executing restarts left pending by an interrupted run");
+        for line in units::announce(&plan.restart_via, &p) {
+            log(&line);
+        }
         for e in units::execute(&plan.restart_via, &plan.restart_lists_dir, false, &p) {
             log(&format!("restart: {e}"));
         }

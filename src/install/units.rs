@@ -60,6 +60,30 @@ pub fn clear_pending<Fd: AsFd>(lock_dir: Fd) {
     let _ = unlinkat(lock_dir, PENDING, UnlinkatFlags::NoRemoveDir);
 }
 
+/// One line per unit saying what this run does about it, for the install log: restarted or
+/// reloaded through `systemctl`, or queued in the activation lists (NixOS restarts those after
+/// activation), or left alone (`restartVia` none).
+pub fn announce(via: &RestartVia, units: &UnitSet) -> Vec<String> {
+    let each = |set: &BTreeSet<String>, reload: bool| -> Vec<String> {
+        let (verb, list) = if reload {
+            ("reload", "activation-reload-list")
+        } else {
+            ("restart", "activation-restart-list")
+        };
+        set.iter()
+            .map(|u| match via {
+                RestartVia::Systemctl(_) if reload => format!("reloading {u}"),
+                RestartVia::Systemctl(_) => format!("restarting {u}"),
+                RestartVia::ActivationLists => format!("queued {u} for {verb} ({list})"),
+                RestartVia::None => format!("{u} needs a {verb} (restartVia none: left alone)"),
+            })
+            .collect()
+    };
+    let mut out = each(&units.restart, false);
+    out.extend(each(&units.reload, true));
+    out
+}
+
 /// Executes the restarts. Errors are returned as messages (logged; they do not fail secrets).
 pub fn execute(via: &RestartVia, lists_dir: &Path, dry_run: bool, units: &UnitSet) -> Vec<String> {
     if units.is_empty() {
@@ -177,6 +201,25 @@ mod tests {
             restart: r.iter().map(|s| s.to_string()).collect(),
             reload: l.iter().map(|s| s.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn announce_names_each_unit_once() {
+        let units = set(&["a.service"], &["b.service"]);
+        let bin = RestartVia::Systemctl("/bin/systemctl".into());
+        assert_eq!(
+            announce(&bin, &units),
+            ["restarting a.service", "reloading b.service"]
+        );
+        assert_eq!(
+            announce(&RestartVia::ActivationLists, &units),
+            [
+                "queued a.service for restart (activation-restart-list)",
+                "queued b.service for reload (activation-reload-list)"
+            ]
+        );
+        assert_eq!(announce(&RestartVia::None, &units).len(), 2);
+        assert!(announce(&bin, &UnitSet::default()).is_empty());
     }
 
     #[test]

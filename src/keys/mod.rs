@@ -6,6 +6,7 @@ pub mod armor;
 pub mod identity;
 pub mod recipient;
 pub mod shamir;
+pub mod ssh_lines;
 pub mod ssh_to_age;
 pub mod stanzas;
 
@@ -54,6 +55,36 @@ pub fn public_of(bytes: &[u8]) -> Result<PublicKeys, Error> {
     }
     let age = identity::first_age_recipient(text, "identity file")?;
     Ok(PublicKeys { age, ssh: None })
+}
+
+/// The public keys of every key in `bytes`, for `hostseal pubkey`: like [`public_of`], and also
+/// a text of several ssh public key lines as `ssh-keyscan` or a `known_hosts` file write them
+/// (`host ssh-ed25519 AAAA…`, `#` comments). Of several ssh keys only the ed25519 ones are
+/// kept (the only type with an `age1…` form), each once, in input order.
+pub fn public_keys_of(bytes: &[u8]) -> Result<Vec<PublicKeys>, Error> {
+    let text = std::str::from_utf8(bytes).map_err(|_| Error::malformed("key is not UTF-8 text"))?;
+    let Some(parsed) = ssh_lines::parse(text) else {
+        return public_of(bytes).map(|k| vec![k]);
+    };
+    let keys = parsed?;
+    let mut out: Vec<PublicKeys> = Vec::new();
+    for key in keys.iter().filter(|k| k.key_data().ed25519().is_some()) {
+        let public = ssh_public_keys(key)?;
+        if !out.iter().any(|o| o.age == public.age) {
+            out.push(public);
+        }
+    }
+    if out.is_empty() {
+        let mut types: Vec<String> = keys.iter().map(|k| k.algorithm().to_string()).collect();
+        types.sort_unstable();
+        types.dedup();
+        return Err(Error::failure(format!(
+            "no ssh-ed25519 key (found {}): only ssh-ed25519 keys have an age1… form",
+            types.join(", ")
+        ))
+        .with_hint("ask for the ed25519 key: `ssh-keyscan -t ed25519 HOST`"));
+    }
+    Ok(out)
 }
 
 /// `age1…` and `ssh-ed25519 …` of an ssh public key; other types are errors.

@@ -234,6 +234,30 @@ pub fn seal_with(
     Ok(format.emit_sealed(&sealed, opts)?)
 }
 
+/// What shows that `input` (to be sealed as `format`) is sealed already: whole-file age, or
+/// sops metadata that parses (any store; a binary-typed input is tried as JSON and YAML).
+/// `None` for anything else, including a tree with a `sops` key that is not sops metadata
+/// (sealing refuses that one on its own). Checked before any store-specific validation, so
+/// sealing a sealed file says so instead of judging its encrypted values.
+pub fn already_sealed(input: &[u8], format: Format) -> Option<String> {
+    if crate::commit::check::is_age_file(input) {
+        return Some("it is a whole-file age file".to_string());
+    }
+    let candidates: &[Format] = match format {
+        Format::Age => &[],
+        Format::Binary => &[Format::Json, Format::Yaml],
+        _ => std::slice::from_ref(&format),
+    };
+    candidates.iter().find_map(|f| {
+        let tree = f.parse_sealed(input).ok()?;
+        let md = Metadata::from_node(tree.docs.first()?.get("sops")?).ok()?;
+        Some(format!(
+            "it has sops metadata, last modified {}",
+            md.lastmodified
+        ))
+    })
+}
+
 /// Whether parsed bytes are a sealed sops file (have `sops` metadata that parses).
 pub fn is_sealed(tree: &Tree) -> bool {
     tree.docs
