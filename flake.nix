@@ -50,8 +50,10 @@
           };
         };
 
-      # tests/nix_eval.rs in the sandbox: the pure manifest with the real Nix, the module with
-      # this flake's nixpkgs lib, the manifests through the built installer's check modes.
+      # tests/nix_eval.rs and tests/nix_module.rs in the sandbox: the pure manifest with the real
+      # Nix; the NixOS, home-manager and nix-darwin modules with this flake's nixpkgs lib (and
+      # the nixpkgs module files vendored in tests/fixtures/nixpkgs); the manifests through the
+      # built installer's check modes.
       nixEvalCheck =
         pkgs:
         (mkHostseal pkgs).overrideAttrs (old: {
@@ -70,8 +72,15 @@
           cargoTestFlags = [
             "--test"
             "nix_eval"
+            "--test"
+            "nix_module"
           ];
-          nativeCheckInputs = (old.nativeCheckInputs or [ ]) ++ [ pkgs.nix ];
+          nativeCheckInputs = (old.nativeCheckInputs or [ ]) ++ [
+            pkgs.nix
+            pkgs.jq
+            pkgs.sops
+          ];
+          HOSTSEAL_SOPS = "${pkgs.sops}/bin/sops";
           HOSTSEAL_NIXPKGS_LIB = "${nixpkgs}/lib";
         });
 
@@ -90,6 +99,24 @@
     in
     {
       overlays.default = final: _prev: { hostseal = mkHostseal final; };
+
+      # A user's own secrets in $XDG_RUNTIME_DIR (sops-nix's home-manager layout).
+      homeManagerModules.default =
+        { lib, pkgs, ... }:
+        {
+          imports = [ ./nix/home-manager.nix ];
+          hostseal.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+        };
+      homeManagerModules.hostseal = self.homeManagerModules.default;
+
+      # nix-darwin: secrets and remote builders on a Mac. UNTESTED on macOS (evaluated only).
+      darwinModules.default =
+        { lib, pkgs, ... }:
+        {
+          imports = [ ./nix/darwin.nix ];
+          hostseal.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+        };
+      darwinModules.hostseal = self.darwinModules.default;
 
       nixosModules.default =
         { lib, pkgs, ... }:
@@ -112,6 +139,13 @@
         checkSealed = self.lib.checkSealedFor "x86_64-linux";
         # The pure manifest function, for inspecting a configuration without building it.
         manifest = import ./nix/manifest.nix;
+        # One source for each host's ssh host key (docs/remote-builders.md):
+        #   hosts = hostseal.lib.hostKeys { builder = "ssh-ed25519 AAAA… root@builder"; };
+        # gives hosts.builder.{ hostKey, hostRecipient, publicHostKey, sopsRecipient }.
+        inherit
+          (import ./nix/lib.nix { defaults = builtins.fromJSON (builtins.readFile ./nix/defaults.json); })
+          hostKeys
+          ;
       };
 
       checks = forSystems linuxSystems (pkgs: {

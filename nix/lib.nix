@@ -1,7 +1,7 @@
-# Pure helpers of the hostseal NixOS module: builtins only, so that `nix-instantiate --eval`
-# tests them without nixpkgs (tests/nix_eval.rs). The module (module.nix) keeps only the option
-# declarations and the wiring into NixOS; everything that decides *what* is installed, and every
-# assertion message, lives here.
+# Pure helpers of the hostseal modules (NixOS, home-manager, nix-darwin): builtins only, so that
+# `nix-instantiate --eval` tests them without nixpkgs (tests/nix_eval.rs). The modules keep only
+# the option declarations and the wiring; everything that decides *what* is installed, and every
+# assertion message, lives here. See docs/nixos.md and docs/manifest.md.
 {
   # nix/defaults.json, read by the caller (manifest.nix, module.nix).
   defaults,
@@ -15,6 +15,8 @@ let
     elem
     filter
     foldl'
+    genList
+    elemAt
     hashString
     isPath
     isString
@@ -39,7 +41,7 @@ let
 
   isNumeric = s: isString s && match "[0-9]+" s != null;
 
-  # The formats the installer knows (SPEC §3).
+  # The formats the installer knows (docs/format.md).
   formats = [
     "yaml"
     "json"
@@ -176,29 +178,246 @@ let
       )
     ) tunnels;
 
+
+  # ---- activation path ------------------------------------------------------------------------
+
+  # NixOS 26.05 deprecates restarting units from the activation script (the restart/reload
+  # lists; removal planned for 26.11): from that release on the secrets are installed by
+  # `hostseal-install.service` (before sysinit-reactivation.target), which restarts with
+  # `systemctl --no-block`. Older releases keep the activation snippet and the lists.
+  # Only major.minor counts: "26.05pre-git" (unstable before the release) already has it.
+  systemdActivationFor =
+    release:
+    let
+      v = builtins.splitVersion release;
+      majorMinor = if length v >= 2 then "${elemAt v 0}.${elemAt v 1}" else release;
+    in
+    builtins.compareVersions majorMinor "26.05" >= 0;
+
+  # ---- one source for a host's key ----------------------------------------------------------
+
+  # Standard base64 of an ASCII string (nix.buildMachines.*.publicHostKey wants the host key line
+  # base64-encoded; builtins have no encoder).
+  base64 =
+    s:
+    let
+      alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      printable = " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~";
+      codes =
+        listToAttrs (
+          genList (i: {
+            name = substring i 1 printable;
+            value = i + 32;
+          }) (stringLength printable)
+        )
+        // {
+          "\n" = 10;
+          "\t" = 9;
+        };
+      codeOf =
+        c: codes.${c} or (throw "hostseal: base64 of a non-ASCII string (an ssh host key line is ASCII)");
+      bytes = genList (i: codeOf (substring i 1 s)) (stringLength s);
+      n = length bytes;
+      at = i: if i < n then elemAt bytes i else 0;
+      mod = a: b: a - (a / b) * b;
+      char = i: substring i 1 alphabet;
+      quantum =
+        g:
+        let
+          v = at (3 * g) * 65536 + at (3 * g + 1) * 256 + at (3 * g + 2);
+          left = n - 3 * g;
+        in
+        char (v / 262144)
+        + char (mod (v / 4096) 64)
+        + (if left > 1 then char (mod (v / 64) 64) else "=")
+        + (if left > 2 then char (mod v 64) else "=");
+    in
+    concatStringsSep "" (genList quantum ((n + 2) / 3));
+
+  # `ssh-ed25519 AAAA… comment` → `ssh-ed25519 AAAA…` (type and key; the comment is not part of
+  # what ssh compares), or null when the line does not look like a public key.
+  hostKeyOf =
+    line:
+    let
+      m = match "[[:space:]]*(ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+)[[:space:]]+([A-Za-z0-9+/]+=*)([[:space:]].*)?" line;
+    in
+    if m == null then null else "${elemAt m 0} ${elemAt m 1}";
+
+  # What `nix.buildMachines.*.publicHostKey` wants: base64 of the host key line as
+  # `base64 -w0 ssh_host_ed25519_key.pub` gives it (the line, comment included, and its newline;
+  # `hostseal pubkey --format publicHostKey` prints the same), or null when it is not a key line.
+  publicHostKeyOrNull =
+    line:
+    let
+      trimmed = match "[[:space:]]*([^[:space:]].*[^[:space:]])[[:space:]]*" line;
+    in
+    if hostKeyOf line == null || trimmed == null then null else base64 "${elemAt trimmed 0}\n";
+
+  publicHostKeyOf =
+    line:
+    let
+      k = publicHostKeyOrNull line;
+    in
+    if k == null then throw "hostseal: ${toJSON line} is not an ssh public key line" else k;
+
+  # ---- remote builders ------------------------------------------------------------------------
+
+  remoteBuilderKeyName = name: "remote-builders/${name}/ssh_key";
+  remoteBuilderTokenName = name: "remote-builders/${name}/access-token.json";
+
+  # The secrets one remote builder needs on the client: the client's ssh private key for the
+  # builder's account, and (with Cloudflare Access) the service token, both root:root 0400.
+  secretsOfRemoteBuilder =
+    name: b:
+    let
+      access = get b "access" { };
+      root = {
+        owner = "root";
+        group = "root";
+        mode = "0400";
+      };
+    in
+    (
+      if get b "sshKeySopsFile" null == null then
+        [ ]
+      else
+        [
+          {
+            name = remoteBuilderKeyName name;
+            value = root // {
+              sopsFile = b.sshKeySopsFile;
+              format = get b "format" "binary";
+              key = get b "key" "";
+            };
+          }
+        ]
+    )
+    ++ (
+      if get access "serviceTokenSopsFile" null == null then
+        [ ]
+      else
+        [
+          {
+            name = remoteBuilderTokenName name;
+            value = root // {
+              sopsFile = access.serviceTokenSopsFile;
+              format = get access "format" "json";
+              key = get access "key" "";
+              validate = "cloudflare-access-service-token";
+            };
+          }
+        ]
+    );
+
+  remoteBuilderSecrets =
+    builders: listToAttrs (concatMap (n: secretsOfRemoteBuilder n builders.${n}) (attrNames builders));
+
+  # The `nix.buildMachines` entry of one remote builder; `link` is the secrets' symlink path.
+  buildMachineOf = link: name: b: {
+    hostName = get b "hostName" name;
+    sshUser = get b "sshUser" null;
+    sshKey =
+      if get b "sshKeySopsFile" null == null then null else "${link}/${remoteBuilderKeyName name}";
+    # An unusable hostKey is an assertion (remoteBuilderProblems), not an evaluation error.
+    publicHostKey = publicHostKeyOrNull (get b "hostKey" "");
+    systems = get b "systems" [ ];
+    maxJobs = get b "maxJobs" 1;
+    speedFactor = get b "speedFactor" 1;
+    supportedFeatures = get b "supportedFeatures" [ ];
+    mandatoryFeatures = get b "mandatoryFeatures" [ ];
+    protocol = get b "protocol" "ssh-ng";
+  };
+
+  # The ssh `Host` block sending one builder's connections through `cloudflared access ssh`.
+  sshHostBlock = hostName: proxyCommand: ''
+    Host ${hostName}
+      ProxyCommand ${proxyCommand} %h
+  '';
+
+  # The body of the ProxyCommand wrapper: reads the installed service token (readable by root
+  # only: other users get cloudflared's browser login), hands it to cloudflared through the
+  # environment variables `cloudflared access ssh` reads (TUNNEL_SERVICE_TOKEN_ID/_SECRET, the
+  # env forms of --service-token-id/--service-token-secret), and execs it. Never an argument.
+  accessWrapperText =
+    {
+      tokenFile,
+      jq,
+      cloudflared,
+    }:
+    "set -eu\n"
+    + (
+      if tokenFile == null then
+        ""
+      else
+        ''
+          token_file=${tokenFile}
+          if [ -r "$token_file" ]; then
+            TUNNEL_SERVICE_TOKEN_ID=$(${jq} -er '.client_id | strings' < "$token_file")
+            TUNNEL_SERVICE_TOKEN_SECRET=$(${jq} -er '.client_secret | strings' < "$token_file")
+            export TUNNEL_SERVICE_TOKEN_ID TUNNEL_SERVICE_TOKEN_SECRET
+          fi
+        ''
+    )
+    + ''
+      exec ${cloudflared} access ssh --hostname "$1"
+    '';
+
+  # One host's ssh host key, declared once in the flake, in every form hostseal and Nix need:
+  #   hosts = hostseal.lib.hostKeys { builder = "ssh-ed25519 AAAA… root@builder"; };
+  #   hosts.builder.hostRecipient   → hostseal.age.hostRecipient on the builder
+  #   hosts.builder.hostKey         → hostseal.remoteBuilders.<n>.hostKey on the clients
+  #   hosts.builder.publicHostKey   → the base64 form nix.buildMachines wants
+  #   hosts.builder.sopsRecipient   → the `.sops.yaml` recipient (an `age:` entry)
+  hostKeys = builtins.mapAttrs (
+    host: line:
+    let
+      k = hostKeyOf line;
+    in
+    if k == null then
+      throw "hostseal.lib.hostKeys.${host}: ${toJSON line} is not an ssh public key line"
+    else
+      {
+        hostKey = k;
+        hostRecipient = k;
+        publicHostKey = publicHostKeyOf line;
+        # sops and hostseal take the ssh-ed25519 line itself as an age recipient; `hostseal
+        # pubkey` prints the equivalent age1… when a tool wants that form.
+        sopsRecipient = k;
+      }
+  );
+
   # ---- the manifest ---------------------------------------------------------------------------
 
-  # Owner and group as the installer reads them: a name, or null with a number in uid/gid.
+  # Owner and group as the installer reads them: a name, or null with a number in uid/gid. A
+  # group that is not set is left out: the installer then uses the owner's primary group (an
+  # explicit null would mean `gid`, 0 by default). In user mode (home-manager) there is no
+  # ownership at all: the user's own files.
   ownership =
-    spec:
-    {
-      owner =
-        if isSet spec "owner" then
-          spec.owner
-        else if isSet spec "uid" then
-          null
-        else
-          defaults.secret.owner;
-      group =
+    settings: spec:
+    if get settings "userMode" false then
+      { }
+    else
+      {
+        owner =
+          if isSet spec "owner" then
+            spec.owner
+          else if isSet spec "uid" then
+            null
+          else
+            defaults.secret.owner;
+      }
+      // (
         if isSet spec "group" then
-          spec.group
+          { group = spec.group; }
         else if isSet spec "gid" then
-          null
+          { group = null; }
+        else if defaults.secret.group != null then
+          { group = defaults.secret.group; }
         else
-          defaults.secret.group;
-    }
-    // (if isSet spec "uid" then { uid = spec.uid; } else { })
-    // (if isSet spec "gid" then { gid = spec.gid; } else { });
+          { }
+      )
+      // (if isSet spec "uid" then { uid = spec.uid; } else { })
+      // (if isSet spec "gid" then { gid = spec.gid; } else { });
 
   # A sealed file's path as the manifest holds it. A Nix path value stays a path, so that
   # `builtins.toJSON` copies the (encrypted) file into the store for the build-time check.
@@ -232,12 +451,12 @@ let
       reloadUnits = get spec "reloadUnits" defaults.secret.reloadUnits;
       onFailure = get spec "onFailure" defaults.secret.onFailure;
     }
-    // ownership spec
+    // ownership settings spec
     // (if isSet spec "entry" then { inherit (spec) entry; } else { })
     // (if isSet spec "validate" then { inherit (spec) validate; } else { });
 
   manifestTemplate =
-    link: attrName: spec:
+    settings: link: attrName: spec:
     let
       name = get spec "name" attrName;
     in
@@ -249,7 +468,7 @@ let
       restartUnits = get spec "restartUnits" defaults.secret.restartUnits;
       reloadUnits = get spec "reloadUnits" defaults.secret.reloadUnits;
     }
-    // ownership spec
+    // ownership settings spec
     // (if isSet spec "file" then { file = spec.file; } else { });
 
   # All secrets, the tunnels' included; a name defined twice is an error.
@@ -264,7 +483,7 @@ let
     else
       fromTunnels // secrets;
 
-  # The manifest JSON (as an attrset) for `hostseal install`: the pure function of SPEC §4.
+  # The manifest JSON (as an attrset) for `hostseal install` (docs/manifest.md).
   # `forUsers = true` makes the manifest of the `neededForUsers` secrets (installed before users
   # exist, so no templates); false makes the regular one.
   manifest =
@@ -281,7 +500,7 @@ let
       chosen = filter (n: get everything.${n} "neededForUsers" false == forUsers) (attrNames everything);
       secretList = map (n: manifestSecret settings loc.symlinkPath n everything.${n}) chosen;
       templateList =
-        if forUsers then [ ] else map (n: manifestTemplate loc.symlinkPath n templates.${n}) (attrNames templates);
+        if forUsers then [ ] else map (n: manifestTemplate settings loc.symlinkPath n templates.${n}) (attrNames templates);
       top = n: get settings n defaults.${n};
     in
     {
@@ -290,7 +509,7 @@ let
       placeholderBySecretName = listToAttrs (
         map (s: {
           name = s.name;
-          value = placeholderFor s.name;
+          value = (get settings "placeholders" { }).${s.name} or (placeholderFor s.name);
         }) secretList
       );
       inherit (loc) secretsMountPoint symlinkPath;
@@ -352,6 +571,18 @@ let
       group = get spec "group" null;
     in
     (
+      if owner != null && isSet spec "uid" then
+        [ "${what}: set owner or uid, not both (owner = ${quote owner}, uid = ${toString spec.uid})" ]
+      else
+        [ ]
+    )
+    ++ (
+      if group != null && isSet spec "gid" then
+        [ "${what}: set group or gid, not both (group = ${quote group}, gid = ${toString spec.gid})" ]
+      else
+        [ ]
+    )
+    ++ (
       if owner != null && !isNumeric owner && !(users ? ${owner}) then
         [ "${what}.owner = ${quote owner}: no such user in users.users" ]
       else
@@ -375,7 +606,7 @@ let
       forUsers = get spec "neededForUsers" false;
     in
     nameProblems what name
-    ++ ownerProblems what ctx.users ctx.groups spec
+    ++ (if ctx.checkOwners then ownerProblems what ctx.users ctx.groups spec else [ ])
     ++ storeProblems "${what}.sopsFile" ctx.settings (get spec "sopsFile" null)
     ++ (
       if elem format formats then
@@ -445,6 +676,12 @@ let
       else
         [ ]
     )
+    ++ (
+      if ctx.cloudflaredEnabled then
+        [ ]
+      else
+        [ "${what}: services.cloudflared.enable is false, so ${tunnelUnit tunnel} does not exist and nothing reads the credential: set services.cloudflared.enable = true (or remove the tunnel)" ]
+    )
     ++ (if isSet t "sopsFile" then [ ] else [ "${what}.sopsFile is not set" ])
     ++ storeProblems "${what}.sopsFile" ctx.settings (get t "sopsFile" null)
     ++ storeProblems "${what}.certificateSopsFile" ctx.settings (get t "certificateSopsFile" null);
@@ -496,6 +733,42 @@ let
         [ ]
     );
 
+  # The mistakes a remote-builder client configuration invites.
+  remoteBuilderProblems =
+    ctx: name: b:
+    let
+      what = "hostseal.remoteBuilders.${quote name}";
+      access = get b "access" { };
+      key = get b "sshKeySopsFile" null;
+      hostKey = get b "hostKey" null;
+    in
+    (
+      if hostKey == null then
+        [ "${what}.hostKey is not set: give the builder's `ssh-ed25519 …` host key line, so root (nix-daemon) never meets a host-key prompt it cannot answer" ]
+      else if hostKeyOf hostKey == null then
+        [ "${what}.hostKey = ${quote hostKey} is not an ssh public key line (`ssh-ed25519 AAAA…`)" ]
+      else
+        [ ]
+    )
+    ++ (
+      if key == null then
+        [ "${what}.sshKeySopsFile is not set: seal the client's ssh private key for the builder and name it here" ]
+      else if isString key && !hasPrefix builtins.storeDir key then
+        [ "${what}.sshKeySopsFile = ${quote key} is a plain path string: write it as a Nix path (./secrets/builder_ed25519) to the SEALED key; a private key never goes in the store unsealed, and nix.buildMachines gets the installed copy" ]
+      else
+        [ ]
+    )
+    ++ (
+      if get access "serviceTokenSopsFile" null != null && !(get access "enable" false) then
+        [ "${what}.access.serviceTokenSopsFile is set but access.enable is false: without the cloudflared ProxyCommand the token is never used" ]
+      else
+        [ ]
+    )
+    ++ (
+      if get b "systems" [ ] == [ ] then [ "${what}.systems is empty: name the systems the builder builds for (e.g. [ \"x86_64-linux\" ])" ] else [ ]
+    )
+    ++ storeProblems "${what}.access.serviceTokenSopsFile" ctx.settings (get access "serviceTokenSopsFile" null);
+
   # Every problem of a configuration, as assertion messages ([] when fine). `ctx` has the
   # module's inputs: secrets, templates, tunnels, settings, users, groups, initrdPaths,
   # cloudflaredTunnels, sopsNixSecrets (config.sops.secrets when sops-nix is imported).
@@ -511,13 +784,20 @@ let
         groups = { };
         initrdPaths = [ ];
         cloudflaredTunnels = { };
+        cloudflaredEnabled = true;
         sopsNixSecrets = { };
+        remoteBuilders = { };
+        usersBySysusers = false;
+        mutableUsers = true;
+        agePlugins = [ ];
+        # false where users.users does not list every account (nix-darwin, home-manager).
+        checkOwners = true;
       }
       // ctx0;
       secrets = ctx.secrets;
       fromTunnels = tunnelSecrets ctx.tunnels;
       clashes = filter (n: secrets ? ${n}) (attrNames fromTunnels);
-      any = secrets != { } || ctx.tunnels != { } || ctx.templates != { };
+      any = secrets != { } || ctx.tunnels != { } || ctx.templates != { } || ctx.remoteBuilders != { };
       link = (locations ctx.settings false).symlinkPath;
     in
     concatMap (n: secretProblems ctx n secrets.${n}) (attrNames secrets)
@@ -549,7 +829,21 @@ let
         [ ]
     )
     ++ keyPathProblems ctx
-    ++ plaintextCredentialProblems ctx.cloudflaredTunnels;
+    ++ plaintextCredentialProblems ctx.cloudflaredTunnels
+    ++ (
+      if ctx.usersBySysusers && !ctx.mutableUsers && filter (n: get secrets.${n} "neededForUsers" false) (attrNames secrets) != [ ] then
+        [ "hostseal.secrets.*.neededForUsers with systemd.sysusers.enable needs users.mutableUsers = true: sysusers with immutable users never reads the installed password files (as with sops-nix)" ]
+      else
+        [ ]
+    )
+    ++ concatMap (
+      p:
+      if match "/.*/age-plugin-[^/]+" (toString p) == null then
+        [ "hostseal.age.plugins: ${quote p} is not an age plugin binary (an absolute path ending in /age-plugin-<name>)" ]
+      else
+        [ ]
+    ) ctx.agePlugins
+    ++ concatMap (n: remoteBuilderProblems ctx n ctx.remoteBuilders.${n}) (attrNames ctx.remoteBuilders);
 
   # The sealed files a manifest uses (for the build-time checks).
   sealedFiles = m: unique (map (s: s.sopsFile) m.secrets);
@@ -568,5 +862,16 @@ in
     manifest
     problems
     sealedFiles
+    systemdActivationFor
+    base64
+    hostKeyOf
+    publicHostKeyOf
+    hostKeys
+    remoteBuilderKeyName
+    remoteBuilderTokenName
+    remoteBuilderSecrets
+    buildMachineOf
+    sshHostBlock
+    accessWrapperText
     ;
 }

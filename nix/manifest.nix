@@ -1,4 +1,4 @@
-# The manifest of `hostseal install` as a pure function (SPEC §4): builtins only, so that
+# The manifest of `hostseal install` as a pure function (docs/manifest.md): builtins only, so that
 #
 #   nix-instantiate --eval --strict --json --expr \
 #     'import ./nix/manifest.nix { secrets = { x = { sopsFile = "/s.yaml"; }; }; settings = { }; }'

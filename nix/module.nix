@@ -1,9 +1,10 @@
-# The hostseal NixOS module (SPEC §4). Options mirror sops-nix's under `hostseal.`; the
-# decisions (manifest fields, tunnel layout, assertion messages) live in the pure files
-# ./manifest.nix and ./lib.nix, which tests/nix_eval.rs evaluates without nixpkgs. This file
-# only declares options and wires the result into NixOS: the manifest derivation (checked at
-# build time by `hostseal install --check-mode …`), the activation snippets or the systemd unit,
-# cloudflared, LoadCredential, and the build-time host-recipient check.
+# The hostseal NixOS module (docs/nixos.md). Options mirror sops-nix's under `hostseal.`; the
+# decisions (manifest fields, tunnel layout, activation path, assertion messages) live in the
+# pure files ./manifest.nix and ./lib.nix, which tests/nix_eval.rs evaluates without nixpkgs.
+# This file only declares options and wires the result into NixOS: the manifest derivation
+# (checked at build time by `hostseal install --check-mode …`), the activation snippets or the
+# systemd unit, cloudflared, LoadCredential, remote builders (docs/remote-builders.md), and the
+# build-time host-recipient check.
 {
   config,
   lib,
@@ -27,6 +28,55 @@ let
   buildManifest = import ./manifest.nix;
 
   formatType = types.enum hs.formats;
+
+  # The NixOS release being built (misc/version.nix; lib's release where that is absent).
+  release =
+    if options ? system && options.system ? nixos && options.system.nixos ? release then
+      config.system.nixos.release
+    else
+      lib.trivial.release;
+
+  # Users and groups made by systemd-sysusers or userborn (no `users` activation snippet).
+  usersBySystemd =
+    (options.systemd ? sysusers && config.systemd.sysusers.enable)
+    || (options.services ? userborn && config.services.userborn.enable);
+
+  # Which installer runs where: the regular secrets from the unit with useSystemdActivation; the
+  # neededForUsers ones from a unit only when systemd makes the users (else they must exist
+  # before the `users` activation snippet reads hashedPasswordFile).
+  regularViaUnit = cfg.useSystemdActivation;
+  forUsersViaUnit = cfg.useSystemdActivation && usersBySystemd;
+
+  # sops-nix's activation-script names, kept as empty snippets ordered after hostseal's so that
+  # `deps = [ "setupSecrets" ]` written for sops-nix still evaluates and still runs after the
+  # secrets are installed.
+  sopsNixSnippets = {
+    setupSecrets = "hostseal";
+    setupSecretsForUsers = "hostseal-for-users";
+    generate-age-key = "hostseal-keys";
+  };
+  regularSnippet = haveRegular && !regularViaUnit;
+  forUsersSnippet = haveForUsers && !forUsersViaUnit;
+  hostsealSnippets = {
+    hostseal = regularSnippet;
+    hostseal-for-users = forUsersSnippet;
+    hostseal-keys = regularSnippet || forUsersSnippet;
+  };
+  sopsNixImported = options ? sops;
+
+  # Other snippets that still name sops-nix's snippets (warned about as deprecated).
+  sopsNixDependents = lib.attrNames (
+    lib.filterAttrs (
+      n: v:
+      n != "script"
+      && !(sopsNixSnippets ? ${n})
+      && builtins.isAttrs v
+      && lib.any (d: sopsNixSnippets ? ${d}) (v.deps or [ ])
+    ) config.system.activationScripts
+  );
+
+  # age.plugins entries: a package (its main program, `age-plugin-<name>`) or an absolute path.
+  agePluginPath = p: if lib.isDerivation p then lib.getExe p else toString p;
 
   # ssh host keys of one type that sshd has (or will create), minus any we install ourselves.
   hostKeys =
@@ -107,6 +157,23 @@ let
           default = null;
           defaultText = literalMD "the secret's name (yaml/json); unused for other formats";
           description = "Path of the value in a yaml/json file (`a/b/0`, or `[\"a/b\"][0]`); `\"\"` is the whole file.";
+        };
+        sopsFileHash = mkOption {
+          type = types.str;
+          readOnly = true;
+          default =
+            let
+              f = if config.sopsFile != null then config.sopsFile else cfg.defaultSopsFile;
+            in
+            # A missing file is reported by the build-time check (and an assertion), not here.
+            lib.optionalString (cfg.validateSopsFiles && f != null && builtins.pathExists f) (
+              builtins.hashFile "sha256" f
+            );
+          defaultText = literalMD "sha256 of `sopsFile` (empty without `validateSopsFiles`), as sops-nix computes it";
+          description = ''
+            Hash of the sealed file, for `systemd.services.<name>.restartTriggers` (as in sops-nix):
+            a unit restarts when the sealed file changes.
+          '';
         };
         entry = mkOption {
           type = types.nullOr types.str;
@@ -199,7 +266,7 @@ let
           "loadCredential"
           "legacyUser"
         ];
-        default = hs.tunnelLayoutFor lib.trivial.release;
+        default = hs.tunnelLayoutFor release;
         defaultText = literalMD "`loadCredential` from nixpkgs 25.05 on, else `legacyUser`";
         description = ''
           `loadCredential`: today's cloudflared module (DynamicUser, LoadCredential): the file is
@@ -224,7 +291,9 @@ let
   # so the build can check it; with validateSopsFiles = false it stays a path on the host.
   sopsFileArg = f: if f == null || cfg.validateSopsFiles then f else toString f;
 
-  secretsArg = lib.mapAttrs (_: s: s // { sopsFile = sopsFileArg s.sopsFile; }) cfg.secrets;
+  secretsArg = lib.mapAttrs (_: s: s // { sopsFile = sopsFileArg s.sopsFile; }) (
+    cfg.secrets // hs.remoteBuilderSecrets cfg.remoteBuilders
+  );
 
   tunnelsArg = lib.mapAttrs (
     _: t:
@@ -250,10 +319,17 @@ let
     defaultSopsFile = sopsFileArg cfg.defaultSopsFile;
     ageKeyFile = cfg.age.keyFile;
     ageSshKeyPaths = cfg.age.sshKeyPaths;
-    agePlugins = cfg.age.plugins;
+    agePlugins = map agePluginPath cfg.age.plugins;
     systemctl = "${config.systemd.package}/bin/systemctl";
     hostRecipient = cfg.age.hostRecipient;
     inherit (cfg) validateSopsFiles;
+    logging = {
+      keyImport = builtins.elem "keyImport" cfg.log;
+      secretChanges = builtins.elem "secretChanges" cfg.log;
+    };
+    placeholders = lib.mapAttrs' (n: s: lib.nameValuePair s.name cfg.placeholder.${n}) (
+      lib.filterAttrs (n: _: cfg.placeholder ? ${n}) cfg.secrets
+    );
   };
 
   manifestArgs = forUsers: {
@@ -353,7 +429,39 @@ let
     ++ lib.attrNames (config.boot.initrd.secrets or { });
 in
 {
+  # sops-nix's `gnupg.sshKeyPaths` are the rsa host keys, which hostseal calls `sshKeyPaths`
+  # (used as native ssh-rsa identities: there is no PGP).
+  imports = [
+    (lib.mkAliasOptionModule
+      [ "hostseal" "gnupg" "sshKeyPaths" ]
+      [ "hostseal" "sshKeyPaths" ]
+    )
+  ];
+
   options.hostseal = {
+    gnupg.home = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = "Accepted for sops-nix configurations; PGP is not supported (a warning says so).";
+    };
+    log = mkOption {
+      type = types.listOf (
+        types.enum [
+          "keyImport"
+          "secretChanges"
+        ]
+      );
+      default = [
+        "keyImport"
+        "secretChanges"
+      ];
+      description = "sops-nix's log switches, passed to the manifest's `logging`.";
+    };
+    environment = mkOption {
+      type = types.attrsOf (types.either types.str types.path);
+      default = { };
+      description = "Accepted for sops-nix configurations; the installer reads no environment (a warning says so).";
+    };
     package = mkOption {
       type = types.package;
       default = pkgs.hostseal or (throw "hostseal.package: add the hostseal flake's overlay, or import its nixosModules.default");
@@ -378,10 +486,20 @@ in
     };
     placeholder = mkOption {
       type = types.attrsOf types.str;
-      readOnly = true;
-      default = lib.mapAttrs (_: s: hs.placeholderFor s.name) cfg.secrets;
+      default = { };
       defaultText = literalMD "`<SOPS:sha256(name):PLACEHOLDER>` per secret, as in sops-nix";
-      description = "Placeholder of each secret, to use in `hostseal.templates.<name>.content`.";
+      description = ''
+        Placeholder of each secret, to use in `hostseal.templates.<name>.content`. Settable (as in
+        sops-nix): the installer replaces whatever string is given here.
+      '';
+    };
+    remoteBuilders = mkOption {
+      type = types.attrsOf (types.submodule (import ./remote-builders.nix { inherit lib formatType pkgs; }));
+      default = { };
+      description = ''
+        Build machines this host (its nix-daemon) builds on, reached over ssh, optionally through
+        a Cloudflare Tunnel protected by Access (docs/remote-builders.md).
+      '';
     };
     tunnels = mkOption {
       type = types.attrsOf tunnelType;
@@ -446,11 +564,13 @@ in
     };
     useSystemdActivation = mkOption {
       type = types.bool;
-      default =
-        (options.systemd ? sysusers && config.systemd.sysusers.enable)
-        || (options.services ? userborn && config.services.userborn.enable);
-      defaultText = literalMD "true with systemd-sysusers or userborn";
-      description = "Install from a systemd unit instead of an activation snippet.";
+      default = usersBySystemd || hs.systemdActivationFor release;
+      defaultText = literalMD "true from NixOS 26.05 on, and with systemd-sysusers or userborn";
+      description = ''
+        Install from `hostseal-install.service` (ordered before sysinit-reactivation.target,
+        restarting changed units with `systemctl --no-block`) instead of an activation snippet
+        writing the activation restart lists, which NixOS 26.05 deprecates.
+      '';
     };
     restartVia = mkOption {
       type = types.enum [
@@ -487,9 +607,13 @@ in
         description = "ssh-ed25519 private keys: native identities and their derived age keys.";
       };
       plugins = mkOption {
-        type = types.listOf types.str;
+        type = types.listOf (types.either types.package types.str);
         default = [ ];
-        description = "Absolute paths of the age plugin binaries the installer may run.";
+        example = literalExpression "[ pkgs.age-plugin-yubikey ]";
+        description = ''
+          age plugins the installer may run: packages (as in sops-nix; their main program,
+          `age-plugin-<name>`, is used) or absolute paths of `age-plugin-<name>` binaries.
+        '';
       };
       hostRecipient = mkOption {
         type = types.nullOr types.str;
@@ -515,7 +639,23 @@ in
       system.build.hostseal-manifest-for-users = manifestForUsers;
     }
 
-    (mkIf (haveAny || cfg.tunnels != { }) {
+    {
+      hostseal.placeholder = lib.mapAttrs (_: s: lib.mkDefault (hs.placeholderFor s.name)) cfg.secrets;
+    }
+
+    (mkIf (!sopsNixImported) {
+      system.activationScripts = lib.mapAttrs (_: mine: {
+        deps = lib.optional hostsealSnippets.${mine} mine;
+        text = "";
+        supportsDryActivation = true;
+      }) sopsNixSnippets;
+      warnings = map (
+        n:
+        "system.activationScripts.${n}.deps names sops-nix's snippets (setupSecrets, setupSecretsForUsers, generate-age-key): they are kept as empty aliases ordered after hostseal's; depend on \"hostseal\" (or on hostseal-install.service, which installs the secrets from NixOS 26.05 on) instead"
+      ) sopsNixDependents;
+    })
+
+    (mkIf (haveAny || cfg.tunnels != { } || cfg.remoteBuilders != { }) {
       assertions = map (message: {
         assertion = false;
         inherit message;
@@ -527,6 +667,11 @@ in
           users = config.users.users;
           groups = config.users.groups;
           cloudflaredTunnels = config.services.cloudflared.tunnels or { };
+          cloudflaredEnabled = config.services.cloudflared.enable or false;
+          remoteBuilders = cfg.remoteBuilders;
+          usersBySysusers = options.systemd ? sysusers && config.systemd.sysusers.enable;
+          mutableUsers = config.users.mutableUsers or true;
+          agePlugins = settings.agePlugins;
           sopsNixSecrets =
             if options ? sops && options.sops ? secrets then config.sops.secrets else { };
         }
@@ -535,6 +680,14 @@ in
       warnings =
         lib.optional (cfg.age.keyFile != null && lib.hasPrefix builtins.storeDir cfg.age.keyFile)
           "hostseal.age.keyFile is in the world-readable Nix store: anyone on this host can read it (tests only)"
+        ++ lib.optional (cfg.restartVia == "activation-lists" && hs.systemdActivationFor release)
+          "hostseal.restartVia = \"activation-lists\" on NixOS ${release}: restarting units from the activation script is deprecated since 26.05 (and removed later); leave hostseal.useSystemdActivation at its default (docs/nixos.md, \"Activation path per NixOS release\")"
+        ++ lib.optional (
+          cfg.gnupg.home != null
+        ) "hostseal.gnupg.home is ignored: hostseal has no PGP; seal the files to an age or ssh key too"
+        ++ lib.optional (
+          cfg.environment != { }
+        ) "hostseal.environment is ignored: the installer reads no environment variables (age plugins: hostseal.age.plugins)"
         ++ lib.optional (cfg.age.hostRecipient != null && !cfg.validateSopsFiles)
           "hostseal.age.hostRecipient is not checked: it needs hostseal.validateSopsFiles"
         ++ lib.concatLists (
@@ -569,7 +722,7 @@ in
     })
 
     # ---- activation snippets ------------------------------------------------------------
-    (mkIf (haveAny && !cfg.useSystemdActivation) {
+    (mkIf hostsealSnippets.hostseal-keys {
       system.activationScripts = {
         hostseal-keys = {
           deps = [ "specialfs" ];
@@ -577,7 +730,7 @@ in
           text = keysSnippet;
         };
 
-        hostseal-for-users = mkIf haveForUsers {
+        hostseal-for-users = mkIf forUsersSnippet {
           deps = [
             "specialfs"
             "hostseal-keys"
@@ -589,9 +742,10 @@ in
           '';
         };
 
-        users.deps = lib.optional haveForUsers "hostseal-for-users";
+        # Only when needed: with sysusers/userborn nixpkgs may define `users` as a plain string.
+        users = mkIf forUsersSnippet { deps = [ "hostseal-for-users" ]; };
 
-        hostseal = mkIf haveRegular {
+        hostseal = mkIf regularSnippet {
           deps = [
             "specialfs"
             "users"
@@ -608,9 +762,9 @@ in
     })
 
     # ---- systemd-unit variant (systemd-sysusers / userborn) -------------------------------
-    (mkIf (haveAny && cfg.useSystemdActivation) {
+    (mkIf ((haveRegular && regularViaUnit) || (haveForUsers && forUsersViaUnit)) {
       systemd.services = mkMerge [
-        (mkIf haveRegular {
+        (mkIf (haveRegular && regularViaUnit) {
           hostseal-install = {
             description = "Install hostseal secrets";
             wantedBy = [ "sysinit.target" ];
@@ -638,7 +792,7 @@ in
             };
           };
         })
-        (mkIf haveForUsers {
+        (mkIf (haveForUsers && forUsersViaUnit) {
           hostseal-install-for-users = {
             description = "Install hostseal secrets needed for users";
             wantedBy = [ "systemd-sysusers.service" ];
@@ -659,13 +813,19 @@ in
           };
         })
         # Consumers start after the installer has run.
-        (lib.genAttrs (map (lib.removeSuffix ".service") (lib.unique (consumerServices ++ credentialUnits))) (
+        (lib.optionalAttrs (haveRegular && regularViaUnit) (lib.genAttrs (map (lib.removeSuffix ".service") (lib.unique (consumerServices ++ credentialUnits))) (
           _: {
             after = [ "hostseal-install.service" ];
             wants = [ "hostseal-install.service" ];
           }
-        ))
+        )))
       ];
+    })
+
+    # ---- remote builders (docs/remote-builders.md) ---------------------------------------------
+    (import ./remote-builders-config.nix {
+      inherit lib pkgs hs;
+      inherit (cfg) symlinkPath remoteBuilders;
     })
   ];
 }

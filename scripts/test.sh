@@ -11,6 +11,13 @@ command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v mount >/dev/null 2>&1 || missing+=(mount)
 command -v useradd >/dev/null 2>&1 || missing+=(passwd)
+# systemd credentials (tests/credstore.rs): systemd-creds, a software TPM2 and its TSS driver;
+# `script` gives the plugin tests (tests/plugins.rs) a pseudo-terminal.
+command -v systemd-creds >/dev/null 2>&1 || missing+=(systemd)
+command -v swtpm >/dev/null 2>&1 || missing+=(swtpm)
+[ -e /usr/lib/x86_64-linux-gnu/libtss2-tcti-swtpm.so.0 ] || [ "$(uname -m)" != x86_64 ] \
+  || missing+=(libtss2-tcti-swtpm0 libtss2-esys-3.0.2-0)
+command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "scripts/test.sh: missing ${missing[*]}; install them (Debian) or run as root" >&2

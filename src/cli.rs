@@ -96,9 +96,6 @@ pub struct EncryptArgs {
     /// Skip validation of recognised secret shapes (tunnel credentials).
     #[arg(long)]
     pub no_validate: bool,
-    /// Allow plugin recipients (they run external binaries).
-    #[arg(long)]
-    pub allow_plugins: bool,
     /// The plaintext file, or `-` for stdin.
     pub file: PathBuf,
 }

@@ -51,7 +51,7 @@ fn code(o: &Output) -> i32 {
 
 #[test]
 fn a_known_secret_never_leaks_into_messages_or_status() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::trusted_tempdir();
     let (key, admin) = age_keygen(dir.path(), "admin");
     let (_, other) = age_keygen(dir.path(), "other");
     let key = key.to_str().unwrap().to_string();

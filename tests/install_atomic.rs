@@ -155,7 +155,7 @@ impl Drop for Unmount {
 
 #[test]
 fn kill_9_at_random_moments_never_breaks_the_link_and_watcher_sees_no_leak() {
-    let t = tempfile::tempdir().unwrap();
+    let t = common::trusted_tempdir();
     let root = t.path();
     let (key, recipient) = common::age_keygen(root, "host");
     let a = manifest(root, "A", &key, &recipient);

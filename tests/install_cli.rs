@@ -16,7 +16,7 @@ struct Host {
 impl Host {
     fn new() -> Host {
         Host {
-            t: tempfile::tempdir().unwrap(),
+            t: common::trusted_tempdir(),
         }
     }
     fn p(&self, rel: &str) -> PathBuf {

@@ -40,7 +40,7 @@ fn manifest(bin: &Path, root: &Path, layout: &str, sealed: &Path) -> Value {
            }}"#,
         nix = nix_dir().display(),
         sealed = sealed.display(),
-        key = common::fixture("nix/host.key").display(),
+        key = common::private_copy(&common::fixture("nix/host.key"), root).display(),
         root = root.display(),
     );
     let out = Command::new(bin)
@@ -122,7 +122,7 @@ fn nix_manifest_tunnel_installs_in_both_layouts() {
         ("loadCredential", "root", 0o400),
         ("legacyUser", "cloudflared", 0o600),
     ] {
-        let t = tempfile::tempdir().unwrap();
+        let t = common::trusted_tempdir();
         let m = manifest(&bin, t.path(), layout, &sealed);
         let o = install(t.path(), &m);
         assert!(
@@ -148,7 +148,7 @@ fn nix_manifest_tunnel_installs_in_both_layouts() {
 #[test]
 fn malformed_new_credential_keeps_the_previous_one() {
     let Some(bin) = nix_instantiate() else { return };
-    let t = tempfile::tempdir().unwrap();
+    let t = common::trusted_tempdir();
     let m = manifest(
         &bin,
         t.path(),

@@ -14,7 +14,7 @@ struct Host {
 impl Host {
     fn new() -> Host {
         Host {
-            t: tempfile::tempdir().unwrap(),
+            t: common::trusted_tempdir(),
         }
     }
     fn p(&self, rel: &str) -> PathBuf {
@@ -77,7 +77,7 @@ fn sops_nix_age_key_file_custom_path_and_second_generation() {
     std::fs::write(&custom, b"existing regular file").unwrap();
     let m = h.manifest(json!({
         "secrets": [sops_nix_secret(&custom)],
-        "ageKeyFile": common::peer("sops-nix/age-keys.txt"),
+        "ageKeyFile": common::private_copy(&common::peer("sops-nix/age-keys.txt"), h.t.path()),
         "sshKeyPaths": [], "gnupgHome": null, "ageSshKeyPaths": [], "useTmpfs": false,
         "userMode": false, "keepGenerations": 1, "templates": {}, "placeholderBySecretName": {},
         "logging": {"keyImport": true, "secretChanges": true},
@@ -108,7 +108,7 @@ fn sops_nix_ssh_key_only() {
     let mut s = sops_nix_secret(&h.p("secrets/test"));
     s["path"] = json!(h.p("secrets/test"));
     let m = h.manifest(json!({
-        "secrets": [s], "ageSshKeyPaths": [common::peer("sops-nix/ssh-ed25519-key")],
+        "secrets": [s], "ageSshKeyPaths": [common::private_copy(&common::peer("sops-nix/ssh-ed25519-key"), h.t.path())],
     }));
     ok(&h.install(&m, &[]));
     assert_eq!(std::fs::read(h.p("secrets/test")).unwrap(), b"test_value");
@@ -138,7 +138,7 @@ fn sops_nix_pruning() {
     std::os::unix::fs::symlink(h.p("m/99"), h.p("secrets")).unwrap();
     let m = h.manifest(json!({
         "secrets": [{"name": "test", "key": "test_key", "sopsFile": common::peer("sops-nix/secrets.yaml")}],
-        "ageKeyFile": common::peer("sops-nix/age-keys.txt"), "keepGenerations": 10,
+        "ageKeyFile": common::private_copy(&common::peer("sops-nix/age-keys.txt"), h.t.path()), "keepGenerations": 10,
     }));
     ok(&h.install(&m, &[]));
     assert_eq!(std::fs::read_link(h.p("secrets")).unwrap(), h.p("m/100"));
@@ -158,7 +158,7 @@ fn sops_nix_numeric_owner() {
     let m = h.manifest(json!({
         "secrets": [{"name": "test", "key": "test_key", "owner": null, "uid": 1001,
                      "group": null, "gid": 1001, "sopsFile": common::peer("sops-nix/secrets.yaml")}],
-        "ageKeyFile": common::peer("sops-nix/age-keys.txt"),
+        "ageKeyFile": common::private_copy(&common::peer("sops-nix/age-keys.txt"), h.t.path()),
     }));
     ok(&h.install(&m, &[]));
     let meta = std::fs::metadata(h.p("m/1/test")).unwrap();
@@ -190,7 +190,7 @@ fn agenix_whole_file_age_with_ssh_host_key() {
         })
         .collect();
     let m = h.manifest(json!({
-        "secrets": secrets, "ageSshKeyPaths": [common::peer("agenix/system1")],
+        "secrets": secrets, "ageSshKeyPaths": [common::private_copy(&common::peer("agenix/system1"), h.t.path())],
     }));
     let o = h.install(&m, &[]);
     assert_eq!(

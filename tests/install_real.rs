@@ -52,7 +52,7 @@ struct Host {
 
 impl Host {
     fn new() -> Host {
-        let t = tempfile::tempdir().unwrap();
+        let t = common::trusted_tempdir();
         let (key, recipient) = common::age_keygen(t.path(), "host");
         Host { t, key, recipient }
     }

@@ -1,102 +1,28 @@
-//! The NixOS integration, evaluated with the real Nix (`nix-instantiate`, Debian's Nix 2.8 here)
-//! and no nixpkgs: every `.nix` file parses; the pure `nix/manifest.nix` (and the helpers in
-//! `nix/lib.nix` that the module's assertions come from) give the expected manifests for the
-//! seeds' tunnel in both layouts, defaults only, templates and neededForUsers; those manifests are
-//! accepted by the built `hostseal install --check-mode …`; and `nix/defaults.json` is the one
-//! source of defaults for both the Nix side and the binary.
+//! The NixOS integration, evaluated with the real Nix (`nix-instantiate`, Debian's Nix 2.8 here):
+//! every `.nix` file parses; the pure `nix/manifest.nix` (and the helpers in `nix/lib.nix` that
+//! the module's assertions come from) give the expected manifests for the seeds' tunnel in both
+//! layouts, defaults only, templates and neededForUsers; those manifests are accepted by the
+//! built `hostseal install --check-mode …`; `nix/defaults.json` is the one source of defaults for
+//! both the Nix side and the binary; and `nix/module.nix` itself, evaluated with nixpkgs' real
+//! `lib`, cloudflared.nix, assertions.nix and activation-script.nix (vendored in
+//! tests/fixtures/nixpkgs/, always: nothing here is skipped for lack of nixpkgs), wires the
+//! activation snippets, the systemd unit, cloudflared and its assertions. tests/nix_module.rs
+//! covers the rest of the modules.
 //!
 //! Evaluation needs no daemon and no writable store: `--store dummy://` with a private
 //! `NIX_CONF_DIR`/`HOME`. If `nix-instantiate` is missing every test here says so loudly and
 //! passes without checking anything (CI installs it; `HOSTSEAL_NIX_INSTANTIATE` overrides).
 
 mod common;
+#[path = "nix_support/mod.rs"]
+mod nix_support;
 
+use nix_support::{
+    eval, eval_fails, eval_nixos, failed, fixture, nix_cmd, nix_dir, nix_instantiate, repo, secret,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn nix_dir() -> PathBuf {
-    repo().join("nix")
-}
-
-/// Writes a skip notice straight to the process's stderr, past libtest's output capture, once
-/// per message.
-fn loud(message: &'static str) {
-    use std::io::Write;
-    static SAID: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
-    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-    if !said.contains(&message) {
-        said.push(message);
-        let _ = std::io::stderr().write_all(message.as_bytes());
-    }
-}
-
-/// The `nix-instantiate` to use, or `None` (after a loud message) when there is none.
-fn nix_instantiate() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("HOSTSEAL_NIX_INSTANTIATE") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .map(|d| d.join("nix-instantiate"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        loud(
-            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !!! SKIPPED: nix-instantiate is not on PATH; the Nix side is NOT tested.       !!!\n\
-             !!! Install Nix (Debian: apt-get install nix-bin) or set HOSTSEAL_NIX_INSTANTIATE !!!\n\
-             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
-        );
-    }
-    found
-}
-
-/// `nix-instantiate` isolated from the machine's Nix configuration, daemon and store.
-fn nix_cmd(bin: &Path, scratch: &Path) -> Command {
-    let mut c = Command::new(bin);
-    c.current_dir(scratch)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOME", scratch)
-        .env("NIX_CONF_DIR", scratch)
-        .env("XDG_CACHE_HOME", scratch.join("cache"))
-        .args(["--store", "dummy://"]);
-    c
-}
-
-/// Evaluates `expr` strictly to JSON; panics with Nix's message when evaluation fails.
-fn eval(bin: &Path, expr: &str) -> Value {
-    let scratch = tempfile::tempdir().unwrap();
-    let out = nix_cmd(bin, scratch.path())
-        .args(["--eval", "--strict", "--json", "--expr", expr])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "evaluation failed:\n{expr}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Evaluates `expr`, expecting failure; returns Nix's error text.
-fn eval_fails(bin: &Path, expr: &str) -> String {
-    let scratch = tempfile::tempdir().unwrap();
-    let out = nix_cmd(bin, scratch.path())
-        .args(["--eval", "--strict", "--json", "--expr", expr])
-        .output()
-        .unwrap();
-    assert!(
-        !out.status.success(),
-        "evaluation unexpectedly succeeded:\n{expr}"
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// `import nix/manifest.nix ARGS`.
 fn manifest_expr(args: &str) -> String {
@@ -112,12 +38,6 @@ fn lib_expr(attr: &str) -> String {
     )
 }
 
-fn fixture(name: &str) -> String {
-    common::fixture(&format!("nix/{name}"))
-        .display()
-        .to_string()
-}
-
 fn defaults_json() -> Value {
     serde_json::from_str(&std::fs::read_to_string(nix_dir().join("defaults.json")).unwrap())
         .unwrap()
@@ -125,16 +45,6 @@ fn defaults_json() -> Value {
 
 fn placeholder(name: &str) -> String {
     format!("<SOPS:{}:PLACEHOLDER>", hex::encode(Sha256::digest(name)))
-}
-
-/// The secret called `name` in a manifest.
-fn secret<'a>(m: &'a Value, name: &str) -> &'a Value {
-    m["secrets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no secret {name} in {m:#}"))
 }
 
 /// The seeds' build machine: a tunnel carrying `ssh://127.0.0.1:22`, credentials sealed to
@@ -174,6 +84,9 @@ fn every_nix_file_parses() {
         "manifest.nix",
         "lib.nix",
         "module.nix",
+        "home-manager.nix",
+        "darwin.nix",
+        "remote-builders.nix",
         "tunnel.nix",
         "flake.nix",
     ] {
@@ -408,6 +321,21 @@ fn tunnel_layout_follows_the_nixpkgs_release() {
             "loadCredential"
         ])
     );
+}
+
+/// The activation path follows the release as the tunnel layout does: the systemd unit from
+/// 26.05 on (the activation restart lists are deprecated there), pre-releases included.
+#[test]
+fn activation_path_follows_the_nixpkgs_release() {
+    let Some(bin) = nix_instantiate() else { return };
+    let v = eval(
+        &bin,
+        &format!(
+            r#"map {} [ "24.11" "25.11" "26.05pre-git" "26.05" "26.11" "27.05" ]"#,
+            lib_expr("systemdActivationFor")
+        ),
+    );
+    assert_eq!(v, json!([false, false, true, true, true, true]));
 }
 
 #[test]
@@ -677,36 +605,12 @@ fn wrong_key_fails_check_mode_sopsfile() {
 
 // ---- the module itself, with nixpkgs' lib and stubbed NixOS options --------------------------
 
-/// nixpkgs' `lib` directory from `HOSTSEAL_NIXPKGS_LIB` (e.g. a checkout of
-/// nix-community/nixpkgs.lib), or `None` after a loud message.
-fn nixpkgs_lib() -> Option<PathBuf> {
-    let found = std::env::var_os("HOSTSEAL_NIXPKGS_LIB").map(PathBuf::from);
-    if found.is_none() {
-        loud(
-            "\n!!! SKIPPED: HOSTSEAL_NIXPKGS_LIB is not set: nix/module.nix is NOT evaluated.     !!!\n\
-             !!! Point it at a nixpkgs `lib` directory (github:nix-community/nixpkgs.lib, lib/). !!!\n",
-        );
-    }
-    found
-}
-
-/// Evaluates nix/module.nix with `configuration` through nix/tests/module-eval.nix.
-fn eval_module(bin: &Path, lib: &Path, configuration: &str) -> Value {
-    eval(
-        bin,
-        &format!(
-            "import {}/tests/module-eval.nix {{ lib = import {}; configuration = {configuration}; }}",
-            nix_dir().display(),
-            lib.display()
-        ),
-    )
-}
-
 /// The seeds' builder as a NixOS configuration: sealed files given as Nix paths.
 fn module_config(extra: &str) -> String {
     format!(
         r#"{{
           services.openssh.enable = true;
+          services.cloudflared.enable = true;
           users.users.cloudflared.group = "cloudflared";
           users.groups.cloudflared = {{ }};
           hostseal = {{
@@ -726,8 +630,7 @@ fn module_config(extra: &str) -> String {
 #[test]
 fn module_activation_snippets_and_wiring() {
     let Some(bin) = nix_instantiate() else { return };
-    let Some(lib) = nixpkgs_lib() else { return };
-    let r = eval_module(&bin, &lib, &module_config(""));
+    let r = eval_nixos(&bin, &module_config("system.nixos.release = \"25.11\";"));
     assert_eq!(r["failedAssertions"], json!([]), "{r:#}");
     let act = &r["activation"];
     let deps = |n: &str| act[n]["deps"].as_array().unwrap().clone();
@@ -797,11 +700,9 @@ fn module_activation_snippets_and_wiring() {
 #[test]
 fn module_systemd_unit_variant() {
     let Some(bin) = nix_instantiate() else { return };
-    let Some(lib) = nixpkgs_lib() else { return };
-    let r = eval_module(
+    let r = eval_nixos(
         &bin,
-        &lib,
-        &module_config("systemd.sysusers.enable = true;"),
+        &module_config("systemd.sysusers.enable = true; system.nixos.release = \"25.11\";"),
     );
     assert_eq!(r["failedAssertions"], json!([]), "{r:#}");
     assert_eq!(
@@ -823,19 +724,23 @@ fn module_systemd_unit_variant() {
         .unwrap()
         .contains(&json!("/etc/ssh/ssh_host_ed25519_key")));
     assert_eq!(r["manifest"]["restartVia"], "systemctl");
+    // nixpkgs' cloudflared.nix adds its own network ordering beside hostseal's.
     for consumer in ["cloudflared-tunnel-builder", "dyn"] {
         let s = &r["services"][consumer];
-        assert_eq!(
-            s["after"],
-            json!(["hostseal-install.service"]),
-            "{consumer}"
-        );
-        assert_eq!(
-            s["wants"],
-            json!(["hostseal-install.service"]),
-            "{consumer}"
-        );
+        for field in ["after", "wants"] {
+            assert!(
+                s[field]
+                    .as_array()
+                    .is_some_and(|a| a.contains(&json!("hostseal-install.service"))),
+                "{consumer}.{field}: {s:#}"
+            );
+        }
     }
+    assert_eq!(
+        r["services"]["cloudflared-tunnel-builder"]["serviceConfig"]["LoadCredential"],
+        json!(["credentials.json:/run/secrets/cloudflared/builder.json"]),
+        "nixpkgs' cloudflared.nix reads the installed file"
+    );
     let users = &r["services"]["hostseal-install-for-users"];
     assert!(users["before"]
         .as_array()
@@ -846,10 +751,8 @@ fn module_systemd_unit_variant() {
 #[test]
 fn module_assertions_fire() {
     let Some(bin) = nix_instantiate() else { return };
-    let Some(lib) = nixpkgs_lib() else { return };
-    let r = eval_module(
+    let r = eval_nixos(
         &bin,
-        &lib,
         &module_config(&format!(
             r#"hostseal.secrets.other = {{ sopsFile = "/home/me/s.yaml"; owner = "nobody-here"; }};
                services.cloudflared.tunnels.manual.credentialsFile = {};
@@ -857,7 +760,7 @@ fn module_assertions_fire() {
             fixture("README.md")
         )),
     );
-    let msgs: Vec<String> = serde_json::from_value(r["failedAssertions"].clone()).unwrap();
+    let msgs = failed(&r);
     for needle in [
         "hostseal.secrets.\"other\".owner = \"nobody-here\": no such user",
         "hostseal.secrets.\"other\".sopsFile = \"/home/me/s.yaml\" is not in the Nix store",

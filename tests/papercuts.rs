@@ -300,9 +300,9 @@ struct Host {
 
 impl Host {
     fn new() -> Host {
-        let t = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let t = common::trusted_tempdir();
         let (key, recipient) = common::age_keygen(t.path(), "host");
+        let key = common::private_copy(&key, t.path());
         Host { t, key, recipient }
     }
     fn p(&self, rel: &str) -> PathBuf {

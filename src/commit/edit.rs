@@ -83,11 +83,18 @@ impl Session {
         Ok(Session { shared, dir: None })
     }
 
-    /// Creates the private plaintext directory (0700) on a RAM filesystem.
+    /// Creates the private plaintext directory (0700) on a RAM filesystem, named after this
+    /// process, after sweeping the caller's stale ones (see [`sweep_stale`]).
     pub fn make_dir(&mut self) -> Result<PathBuf, Error> {
         let base = ram_base()?;
+        for (path, pid) in sweep_stale(&base) {
+            eprintln!(
+                "hostseal: warning: removed {}, the plaintext of an edit whose process ({pid}) was killed",
+                path.display()
+            );
+        }
         let dir = tempfile::Builder::new()
-            .prefix("hostseal-edit-")
+            .prefix(&format!("{PREFIX}{}-", std::process::id()))
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir_in(&base)
             .map_err(|e| Error::io(&base, &e))?
@@ -224,6 +231,54 @@ pub fn is_ram_fs(_path: &Path) -> bool {
     false
 }
 
+/// The name every edit directory starts with, followed by its process id and `-`.
+const PREFIX: &str = "hostseal-edit-";
+
+/// Removes the edit directories in `base` that a killed `edit` left behind (SIGKILL cannot be
+/// caught): only directories (not symlinks) owned by the calling user, whose name carries the
+/// id of a process that no longer runs `hostseal`. Returns what was removed.
+pub fn sweep_stale(base: &Path) -> Vec<(PathBuf, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return removed;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let path = e.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if !meta.is_dir() || meta.uid() != me || runs_hostseal(pid) {
+            continue;
+        }
+        remove_plaintext(&path);
+        if !path.exists() {
+            removed.push((path, pid));
+        }
+    }
+    removed
+}
+
+/// Whether process `pid` exists and is a `hostseal` (a reused pid running something else is
+/// not the edit that made the directory).
+fn runs_hostseal(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|comm| comm.trim_end().starts_with("hostseal"))
+}
+
 /// Where the plaintext directory goes: `$XDG_RUNTIME_DIR` or `/dev/shm` if on a RAM
 /// filesystem; on macOS `$TMPDIR` with a warning; otherwise an error.
 pub fn ram_base() -> Result<PathBuf, Error> {
@@ -261,6 +316,25 @@ mod tests {
         }
         assert!(is_ram_fs(&ram_base().unwrap()));
         assert!(!is_ram_fs(Path::new("/proc/self")) || !is_ram_fs(Path::new("/")));
+    }
+
+    #[test]
+    fn sweep_removes_only_dead_processes_own_directories() {
+        let base = tempfile::tempdir().unwrap();
+        let dead = base.path().join("hostseal-edit-999999999-abc");
+        let alive = base
+            .path()
+            .join(format!("hostseal-edit-{}-abc", std::process::id()));
+        let other = base.path().join("hostseal-edit-x");
+        for d in [&dead, &alive, &other] {
+            std::fs::create_dir(d).unwrap();
+            std::fs::write(d.join("plain"), b"secret").unwrap();
+        }
+        std::os::unix::fs::symlink(&other, base.path().join("hostseal-edit-999999998-l")).unwrap();
+        let removed = sweep_stale(base.path());
+        assert_eq!(removed, [(dead.clone(), 999_999_999)]);
+        assert!(!dead.exists());
+        assert!(alive.join("plain").exists() && other.join("plain").exists());
     }
 
     #[test]

@@ -409,21 +409,22 @@ fn judge_staged(
         return StagedJudged::Seal(bytes);
     }
     let mut shapes = Vec::new();
-    if p.scan
-        && matches!(verdict, Verdict::Unruled | Verdict::PlainAllowed)
-        && !is_sealed(&abs, &bytes)
-    {
-        for f in scan::scan(&bytes) {
+    if p.scan && verdict != Verdict::Plaintext {
+        let sealed = verdict == Verdict::Sealed || is_sealed(&abs, &bytes);
+        let (found, where_) = if sealed {
+            (scan::scan_sealed(&bytes), "in clear inside a sealed file")
+        } else {
+            (scan::scan(&bytes), "outside a sealed file")
+        };
+        for f in found {
             shapes.push(
-                Problem::new(
-                    path,
-                    format!("holds {} (line {}) outside a sealed file", f.what, f.line),
-                )
-                .hint(if f.never_commit {
-                    HINT_NEVER_COMMIT
-                } else {
-                    HINT_SHAPE
-                }),
+                Problem::new(path, format!("holds {} (line {}) {where_}", f.what, f.line)).hint(
+                    if f.never_commit() {
+                        HINT_NEVER_COMMIT
+                    } else {
+                        HINT_SHAPE
+                    },
+                ),
             );
         }
     }

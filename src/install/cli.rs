@@ -2,9 +2,10 @@
 
 use super::identities::{self, HostOpener};
 use super::mount::MountOpts;
+use super::plan::Mode;
 use super::run::{self, Options};
 use super::users::{IgnorePasswd, Nss, Resolver};
-use super::{check, defaults, manifest, status, validate};
+use super::{check, defaults, manifest, status, unknown_fields, user_mode, validate};
 use crate::error::Error;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -53,7 +54,11 @@ pub struct InstallArgs {
 pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
     // Before anything else: a non-root run would fail later on a key file, a chown or the
     // mount, with a message that does not say why. Check modes need no privileges.
-    if args.check_mode == CheckMode::Off && !nix::unistd::geteuid().is_root() {
+    // A user-mode manifest (home-manager) is installed by its user: see user_mode.rs.
+    if args.check_mode == CheckMode::Off
+        && !nix::unistd::geteuid().is_root()
+        && !user_mode::requested(&args.manifest)
+    {
         return Err(Error::failure(
             "install must run as root (it reads the host's keys, sets owners, mounts a RAM filesystem)",
         )
@@ -73,14 +78,20 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
         CheckMode::Sopsfile => return check::sopsfile(&plan, Some(resolver)).map(|()| 0),
         CheckMode::Off => {}
     }
-    if !plan.age_plugins.is_empty() {
-        run::log("agePlugins are not supported by this build: plugin identities are skipped");
+    let mount_opts = MountOpts {
+        use_tmpfs: plan.use_tmpfs,
+        no_mount: args.no_mount,
+        allow_disk: args.allow_disk,
+    };
+    if let Mode::User(scope) = &plan.mode {
+        // Before any key or sealed file is read.
+        user_mode::before_install(&plan, scope, mount_opts)?;
     }
     if plan.gnupg_home {
         run::log("gnupgHome is ignored: PGP is not supported (files only PGP can open will fail)");
     }
     let (keys, warnings) = identities::read_all(&identities::key_paths(&plan));
-    let (opener, more) = HostOpener::new(&keys);
+    let (opener, more) = HostOpener::new(&keys, &plan.age_plugins);
     drop(keys);
     for w in warnings.iter().chain(&more) {
         run::log(&format!("key file {w}"));
@@ -90,11 +101,7 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
     }
     let opts = Options {
         dry_run: args.dry_run || action.as_deref() == Some("dry-activate"),
-        mount: MountOpts {
-            use_tmpfs: plan.use_tmpfs,
-            no_mount: args.no_mount,
-            allow_disk: args.allow_disk,
-        },
+        mount: mount_opts,
         lock_wait: super::lock::WAIT,
     };
     let report = if opts.dry_run {
@@ -130,7 +137,14 @@ pub fn load_plan(path: &Path, nixos_action: bool) -> Result<super::plan::Plan, E
         return Err(Error::config("manifest is larger than 16 MiB").with_file(file));
     }
     let raw = manifest::parse(&bytes).map_err(|m| Error::config(m).with_file(file.clone()))?;
+    for u in unknown_fields::find(&bytes) {
+        eprintln!("hostseal: warning: {file}: {}", u.message());
+    }
     let d = defaults::load()?;
+    if raw.user_mode == Some(true) {
+        let scope = user_mode::caller_scope().map_err(|e| e.with_file(file.clone()))?;
+        return user_mode::plan(raw, &d, &scope).map_err(|e| e.with_file(file));
+    }
     validate::validate(raw, &d, nixos_action).map_err(|e| e.with_file(file))
 }
 

@@ -14,6 +14,8 @@ pub enum Check {
     CloudflaredCredentials,
     /// A tunnel token: base64 of `{"a","s","t"}`.
     CloudflaredToken,
+    /// A Cloudflare Access service token `{"client_id","client_secret"}` (docs/remote-builders.md).
+    AccessServiceToken,
 }
 
 impl Check {
@@ -22,17 +24,22 @@ impl Check {
         match s {
             "cloudflared-credentials" => Some(Check::CloudflaredCredentials),
             "cloudflared-token" => Some(Check::CloudflaredToken),
+            "cloudflare-access-service-token" => Some(Check::AccessServiceToken),
             _ => None,
         }
     }
 
     /// Checks `bytes`.
     pub fn run(self, bytes: &[u8]) -> Result<(), Failure> {
+        if self == Check::AccessServiceToken {
+            return access_service_token(bytes);
+        }
         let obj = match self {
             Check::CloudflaredCredentials => {
                 json_object(bytes).ok_or_else(|| bad("tunnel credentials are not a JSON object"))?
             }
             Check::CloudflaredToken => token_as_credentials(bytes)?,
+            Check::AccessServiceToken => unreachable!("checked above"),
         };
         crate::tunnel::validate(&obj).map_err(|e| bad(&e.message))
     }
@@ -41,6 +48,26 @@ impl Check {
 fn bad(message: &str) -> Failure {
     Failure::new("invalid-credentials", message)
         .hint("the previous credential is kept; re-seal the file `cloudflared` wrote")
+}
+
+/// `client_id` (Cloudflare's end in `.access`) and `client_secret`, both non-empty strings.
+fn access_service_token(bytes: &[u8]) -> Result<(), Failure> {
+    let bad = |m: &str| {
+        Failure::new("invalid-credentials", m)
+            .hint("the previous token is kept; re-seal {\"client_id\": …, \"client_secret\": …}")
+    };
+    let obj = json_object(bytes).ok_or_else(|| bad("Access service token is not a JSON object"))?;
+    for field in ["client_id", "client_secret"] {
+        match obj.get(field) {
+            Some(Value::String(v)) if !v.trim().is_empty() => {}
+            _ => {
+                return Err(bad(&format!(
+                    "Access service token: {field} must be a non-empty string"
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 fn json_object(bytes: &[u8]) -> Option<Map<String, Value>> {
@@ -97,6 +124,23 @@ mod tests {
         assert_eq!(e.code, "invalid-credentials");
         assert!(e.message.contains("TunnelSecret") && !e.message.contains("c2hvcnQ"));
         assert!(Check::CloudflaredCredentials.run(b"[1]").is_err());
+    }
+
+    #[test]
+    fn access_service_tokens() {
+        let c = Check::from_name("cloudflare-access-service-token").unwrap();
+        assert!(c
+            .run(br#"{"client_id":"abc.access","client_secret":"s3cr3t-value"}"#)
+            .is_ok());
+        let e = c
+            .run(br#"{"client_id":"abc.access","client_secret":""}"#)
+            .unwrap_err();
+        assert!(e.message.contains("client_secret"));
+        let e = c
+            .run(br#"{"client_id":"abc.access","client_secret":7}"#)
+            .unwrap_err();
+        assert!(!e.message.contains('7'));
+        assert!(c.run(b"not json s3cr3t").is_err());
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Step 6 of SPEC §3: each sealed file read once (with the ownership checks), opened once, and
 //! each secret's bytes taken from it by `key` (yaml/json), `entry` (dotenv/ini) or whole.
 
-use super::fs;
 use super::plan::Source;
+use super::trust;
 use crate::error::{Error, Kind};
 use crate::format::tree::{Node, Scalar, Tree};
 use crate::format::{EmitOptions, Format};
@@ -105,29 +105,27 @@ impl<'a> SealedCache<'a> {
     }
 }
 
-/// Reads a sealed file: regular, ≤ 16 MiB, opened `O_NONBLOCK|O_NOFOLLOW`, owned by root and not
-/// group/other-writable (write access to it decides what root installs).
+/// Reads a sealed file under the trust rule ([`super::trust`]): root-owned, not
+/// group/other-writable, regular, ≤ 16 MiB, reached through root-controlled directories only
+/// (write access to it or to any directory above it decides what root installs).
 pub fn read_sealed(path: &Path) -> Result<zeroize::Zeroizing<Vec<u8>>, Failure> {
     let cap = crate::limits::MAX_INPUT as u64;
-    let (fd, st) = fs::open_input(path, cap)
-        .map_err(|m| Failure::new("unreadable", format!("sealed file {}: {m}", path.display())))?;
-    if st.st_uid != 0 || st.st_mode & 0o022 != 0 {
-        return Err(Failure::new(
-            "untrusted-file",
-            format!(
-                "sealed file {} is not root-owned or is group/other-writable",
-                path.display()
-            ),
-        )
-        .hint("anyone who can write it decides what root installs: chown root, chmod go-w"));
+    trust::read_trusted_file(path, trust::Use::Input, cap)
+        .map_err(|e| trust_failure("sealed file", path, &e))
+}
+
+/// A file refused by the trust rule (`untrusted-file`, with the rule's hint) or unreadable.
+pub fn trust_failure(what: &str, path: &Path, e: &trust::TrustError) -> Failure {
+    let code = if e.is_refusal() {
+        "untrusted-file"
+    } else {
+        "unreadable"
+    };
+    let f = Failure::new(code, format!("{what} {}: {e}", path.display()));
+    match e.hint(path) {
+        Some(h) => f.hint(h),
+        None => f,
     }
-    let bytes = fs::read_capped(&fd, cap).map_err(|e| {
-        Failure::new(
-            "unreadable",
-            format!("sealed file {}: {}", path.display(), e.message()),
-        )
-    })?;
-    Ok(zeroize::Zeroizing::new(bytes))
 }
 
 fn open_with(opener: &dyn Opener, bytes: &[u8], format: Format) -> Result<Decrypted, Failure> {
@@ -387,7 +385,11 @@ pub(crate) mod tests {
 
     #[test]
     fn each_file_opened_once_and_failures_isolated() {
-        let t = tempfile::tempdir().unwrap();
+        if !crate::install::trust::test_support::is_root() {
+            eprintln!("skipped: needs root (sealed files must be root-owned)");
+            return;
+        }
+        let t = crate::install::trust::test_support::trusted_tmp();
         let f = t.path().join("s.yaml");
         std::fs::write(&f, b"a: one\nb: two\n").unwrap();
         let o = PlainOpener;
@@ -414,7 +416,7 @@ pub(crate) mod tests {
     #[test]
     fn group_writable_sealed_file_refused() {
         use std::os::unix::fs::PermissionsExt;
-        let t = tempfile::tempdir().unwrap();
+        let t = crate::install::trust::test_support::trusted_tmp();
         let f = t.path().join("s.yaml");
         std::fs::write(&f, b"a: 1\n").unwrap();
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o664)).unwrap();

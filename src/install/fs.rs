@@ -53,13 +53,15 @@ pub fn root_sticky(st: &FileStat) -> bool {
     st.st_uid == 0 && st.st_mode & 0o1000 != 0
 }
 
-/// Makes a directory `name` in `dir` owned by root with exactly `mode` (explicit fchmod, no
-/// umask), refusing an existing entry. Returns it opened.
+/// Makes a directory `name` in `dir` owned by root (by the caller in user mode, see
+/// [`super::user_mode::self_ids`]) with exactly `mode` (explicit fchmod, no umask), refusing an
+/// existing entry. Returns it opened.
 pub fn mkdir_exact<Fd: AsFd>(dir: Fd, name: &str, mode: u32) -> Result<OwnedFd, Errno> {
     let dir = dir.as_fd();
     mkdirat(dir, name, Mode::from_bits_truncate(0o700))?;
     let fd = open_dir_at(dir, name)?;
-    fchown(&fd, Some(Uid::from_raw(0)), Some(Gid::from_raw(0)))?;
+    let (uid, gid) = super::user_mode::self_ids();
+    fchown(&fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
     fchmod(&fd, Mode::from_bits_truncate(mode))?;
     Ok(fd)
 }
@@ -104,9 +106,10 @@ pub fn walk_dir(path: &Path, create: bool) -> Result<OwnedFd, WalkError> {
     Ok(cur)
 }
 
+/// Root's rule as a system install runs as root; in user mode the caller is trusted as well
+/// ([`super::user_mode::Trust`]).
 fn check_trusted(st: &FileStat, parent_sticky: bool) -> Result<(), WalkError> {
-    let ok = root_controlled(st) || (root_sticky(st) && st.st_uid == 0);
-    if !ok || (parent_sticky && st.st_uid != 0) {
+    if !super::user_mode::Trust::process().dir_trusted(st, parent_sticky) {
         return Err(WalkError::Untrusted);
     }
     Ok(())
@@ -257,9 +260,9 @@ impl OpenError {
     }
 }
 
-/// Opens a file that is only read (sealed files, key files, template files): `O_NONBLOCK`
-/// (a FIFO cannot hang us), symlinks followed (NixOS impermanence links `/etc/ssh` keys; the
-/// checks apply to the file actually opened, through `fstat` on the fd), regular, ≤ `cap`.
+/// Opens a file that is only parsed, never trusted: `--check-mode sopsfile` in the Nix build
+/// sandbox, where nothing is owned by root. `O_NONBLOCK` (a FIFO cannot hang us), symlinks
+/// followed, regular, ≤ `cap`. Everything read at activation goes through [`super::trust`].
 pub fn open_input(path: &Path, cap: u64) -> Result<(OwnedFd, FileStat), String> {
     let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
     let fd = nix::fcntl::open(path, flags, Mode::empty()).map_err(|e| match e {
@@ -349,7 +352,8 @@ pub fn remove_leftovers<Fd: AsFd>(dir: Fd, prefix: &str, kind_wanted: SFlag) {
     }
 }
 
-/// Writes `bytes` atomically to `dir/name`: a fresh temp file (root, `mode`), then `renameat`.
+/// Writes `bytes` atomically to `dir/name`: a fresh temp file (root, or the caller in user
+/// mode; `mode`), then `renameat`.
 pub fn replace_file_at<Fd: AsFd>(
     dir: Fd,
     name: &str,
@@ -359,7 +363,8 @@ pub fn replace_file_at<Fd: AsFd>(
     let dir = dir.as_fd();
     remove_leftovers(dir, &format!(".{name}.tmp-"), SFlag::S_IFREG);
     let tmp = format!(".{name}.tmp-{}", random_suffix());
-    write_new(dir, &tmp, bytes, 0, 0, mode)?;
+    let (uid, gid) = super::user_mode::self_ids();
+    write_new(dir, &tmp, bytes, uid, gid, mode)?;
     let r = nix::fcntl::renameat(dir, tmp.as_str(), dir, name);
     if r.is_err() {
         let _ = unlinkat(dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);

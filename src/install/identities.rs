@@ -1,14 +1,15 @@
 //! Step 4 of SPEC §3: the host's identities, from the manifest only (`ageKeyFile`,
-//! `ageSshKeyPaths`, `sshKeyPaths`). Each key file is opened `O_NONBLOCK|O_CLOEXEC|O_NOFOLLOW`,
-//! must be a regular file ≤ 64 KiB, and is handed to the keys module as bytes; derived keys
-//! exist only in memory.
+//! `ageSshKeyPaths`, `sshKeyPaths`). Each key file must pass the trust rule for identities
+//! ([`super::trust`]: root-owned, 0400/0600, regular, ≤ 64 KiB, reached through root-controlled
+//! directories) and is handed to the keys module as bytes; derived keys exist only in memory.
 
 use super::extract::{Decrypted, Opener, PlainTree};
-use super::fs;
 use super::plan::Plan;
+use super::trust;
 use crate::error::Error;
 use crate::format::Format;
 use crate::keys::identity::IdentitySet;
+use crate::keys::plugin::{PluginHost, PluginPaths};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -50,10 +51,10 @@ pub fn read_all(paths: &[PathBuf]) -> (Vec<KeyFile>, Vec<String>) {
 }
 
 fn read_key(p: &Path) -> Result<Zeroizing<Vec<u8>>, String> {
-    let (fd, _) = fs::open_input(p, MAX_KEY_FILE)?;
-    fs::read_capped(&fd, MAX_KEY_FILE)
-        .map(Zeroizing::new)
-        .map_err(|e| e.message())
+    trust::read_trusted_file(p, trust::Use::Identity, MAX_KEY_FILE).map_err(|e| match e.hint(p) {
+        Some(h) => format!("{e} (hint: {h})"),
+        None => e.to_string(),
+    })
 }
 
 /// The real opener: the sops core with the host's identities.
@@ -61,14 +62,33 @@ pub struct HostOpener {
     ids: IdentitySet,
     /// How many identities were loaded.
     pub count: usize,
+    /// The plugin binaries that passed the trust rule, held open: the identities run them
+    /// through their `/proc/self/fd` paths, which stay valid while these live.
+    _plugins: Vec<trust::TrustedExecutable>,
 }
 
 impl HostOpener {
     /// Builds the identity set from key file bytes; parse errors are warnings (line numbers
-    /// only, as the keys module reports them).
-    pub fn new(keys: &[KeyFile]) -> (HostOpener, Vec<String>) {
+    /// only, as the keys module reports them). Plugin identities run only the binaries in
+    /// `plugins` (the manifest's `agePlugins`), never one found on `PATH`, never prompting.
+    pub fn new(keys: &[KeyFile], plugins: &[PathBuf]) -> (HostOpener, Vec<String>) {
         let mut ids = IdentitySet::new();
-        let mut warnings = Vec::new();
+        let (paths, mut warnings) = PluginPaths::from_list(plugins);
+        let mut held = Vec::new();
+        let (paths, refused) = paths.checked(|p| {
+            let exe = trust::check_trusted_executable(p).map_err(|e| {
+                let hint = e
+                    .hint(p)
+                    .map(|h| format!(" (hint: {h})"))
+                    .unwrap_or_default();
+                format!("age plugin not run: {e}{hint}")
+            })?;
+            let run = exe.exec_path();
+            held.push(exe);
+            Ok(run)
+        });
+        warnings.extend(refused);
+        ids.set_plugin_host(PluginHost::Fixed(paths));
         let mut count = 0usize;
         for k in keys {
             match add_identity(&mut ids, &k.bytes, &k.source) {
@@ -76,7 +96,14 @@ impl HostOpener {
                 Err(e) => warnings.push(format!("{}: {}", k.source, e.message)),
             }
         }
-        (HostOpener { ids, count }, warnings)
+        (
+            HostOpener {
+                ids,
+                count,
+                _plugins: held,
+            },
+            warnings,
+        )
     }
 }
 
@@ -123,14 +150,27 @@ mod tests {
 
     #[test]
     fn missing_and_oversized_key_files_are_warnings() {
-        let t = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        if !crate::install::trust::test_support::is_root() {
+            eprintln!("skipped: needs root (key files must be root-owned)");
+            return;
+        }
+        let t = crate::install::trust::test_support::trusted_tmp();
         let big = t.path().join("big");
         std::fs::write(&big, vec![b'x'; 70 * 1024]).unwrap();
         let ok = t.path().join("ok");
         std::fs::write(&ok, b"AGE-SECRET-KEY-1X\n").unwrap();
-        let (keys, warns) = read_all(&[t.path().join("missing"), big, ok]);
+        std::fs::set_permissions(&ok, std::fs::Permissions::from_mode(0o400)).unwrap();
+        let open = t.path().join("open");
+        std::fs::write(&open, b"AGE-SECRET-KEY-1X\n").unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let (keys, warns) = read_all(&[t.path().join("missing"), big, ok, open.clone()]);
         assert_eq!(keys.len(), 1);
-        assert_eq!(warns.len(), 2);
+        assert_eq!(warns.len(), 3);
+        assert!(
+            warns[2].contains(&format!("chmod 0400 {}", open.display())),
+            "{warns:?}"
+        );
         assert!(warns.iter().all(|w| !w.contains("AGE-SECRET")));
     }
 }

@@ -28,17 +28,20 @@ pub fn acquire(path: &Path, wait: Duration) -> Result<Lock, Error> {
     let gfd = fs::walk_dir(grand, true).map_err(|e| err(e.message()))?;
     let dir = fs::ensure_dir_at(&gfd, dir_name, 0o700).map_err(|e| err(e.desc().to_lowercase()))?;
     let st = fstat(&dir).map_err(|e| err(e.desc().to_lowercase()))?;
-    if st.st_uid != 0 || st.st_mode & 0o022 != 0 {
+    let me = super::user_mode::self_ids().0;
+    if st.st_uid != me || st.st_mode & 0o022 != 0 {
         return Err(err(
-            "lock directory must be root-owned and not group/other-writable".into(),
+            "lock directory must be owned by root (by you in user mode) and not group/other-writable".into(),
         ));
     }
     let flags = OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDWR;
     let fd = openat(&dir, name, flags, Mode::from_bits_truncate(0o600))
         .map_err(|e| err(e.desc().to_lowercase()))?;
     let st = fstat(&fd).map_err(|e| err(e.desc().to_lowercase()))?;
-    if fs::kind(&st) != SFlag::S_IFREG || st.st_uid != 0 {
-        return Err(err("lock file must be a regular file owned by root".into()));
+    if fs::kind(&st) != SFlag::S_IFREG || st.st_uid != me {
+        return Err(err(
+            "lock file must be a regular file owned by root (by you in user mode)".into(),
+        ));
     }
     fchmod(&fd, Mode::from_bits_truncate(0o600)).map_err(|e| err(e.desc().to_lowercase()))?;
     let flock = wait_for(fd, wait).map_err(|m| {

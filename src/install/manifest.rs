@@ -52,7 +52,8 @@ pub struct RawManifest {
     /// tmpfs instead of ramfs.
     #[serde(default)]
     pub use_tmpfs: Option<bool>,
-    /// home-manager installs: not supported (exit 6 when true).
+    /// home-manager installs: run as the user, confined to its runtime directory
+    /// (see docs/manifest.md, "User mode (home-manager)").
     #[serde(default)]
     pub user_mode: Option<bool>,
     /// sops-nix's logging switches (accepted; hostseal always logs changes).
@@ -79,6 +80,16 @@ pub struct RawManifest {
     /// hostseal: absolute paths of age plugin binaries allowed in install.
     #[serde(default)]
     pub age_plugins: Option<Vec<String>>,
+    /// hostseal: absolute path of `systemd-creds` (needed by `credstore: "encrypted"`).
+    #[serde(default)]
+    pub systemd_creds: Option<String>,
+    /// hostseal: where systemd looks for plain credentials (default `/run/credstore`).
+    #[serde(default)]
+    pub credstore_dir: Option<String>,
+    /// hostseal: where systemd looks for encrypted credentials (default
+    /// `/run/credstore.encrypted`).
+    #[serde(default)]
+    pub credstore_encrypted_dir: Option<String>,
 }
 
 /// sops-nix's `logging` object.
@@ -141,6 +152,13 @@ pub struct RawSecret {
     /// `cloudflared-token`); set by the Nix module for tunnels.
     #[serde(default)]
     pub validate: Option<String>,
+    /// hostseal: deliver as a systemd credential, `plain` or `encrypted` (docs/credstore.md).
+    #[serde(default)]
+    pub credstore: Option<String>,
+    /// hostseal: the `systemd-creds` key for `encrypted`: `auto` (default), `host`, `tpm2`,
+    /// `host+tpm2`.
+    #[serde(default)]
+    pub credstore_key: Option<String>,
 }
 
 /// sops-nix writes `templates` as an object keyed by name; hostseal also accepts a list.
@@ -193,7 +211,9 @@ pub struct RawTemplate {
 }
 
 /// Parses manifest bytes. The error names the JSON position only (`line:column`), never text.
+/// The nesting limit applies to the whole document, ignored fields included.
 pub fn parse(bytes: &[u8]) -> Result<RawManifest, String> {
+    check_depth(bytes)?;
     serde_json::from_slice(bytes).map_err(|e| {
         let what = match e.classify() {
             serde_json::error::Category::Data => "wrong type or missing field",
@@ -203,6 +223,33 @@ pub fn parse(bytes: &[u8]) -> Result<RawManifest, String> {
         };
         format!("{what} at {}:{}: {}", e.line(), e.column(), field_hint(&e))
     })
+}
+
+/// Refuses JSON nested deeper than [`crate::limits::MAX_DEPTH`] anywhere (serde skips unknown
+/// fields without a depth limit).
+fn check_depth(bytes: &[u8]) -> Result<(), String> {
+    let (mut depth, mut in_str, mut escaped, mut line) = (0usize, false, false, 1usize);
+    for &b in bytes {
+        match (in_str, escaped, b) {
+            (true, true, _) => escaped = false,
+            (true, false, b'\\') => escaped = true,
+            (true, false, b'"') => in_str = false,
+            (false, _, b'"') => in_str = true,
+            (false, _, b'[' | b'{') => {
+                depth = depth.saturating_add(1);
+                if depth > crate::limits::MAX_DEPTH {
+                    return Err(format!(
+                        "nested deeper than {} levels at line {line}",
+                        crate::limits::MAX_DEPTH
+                    ));
+                }
+            }
+            (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+            (_, _, b'\n') => line = line.saturating_add(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// serde_json's data errors name the field and expected type (`invalid type: string "x",
@@ -251,6 +298,19 @@ mod tests {
             .unwrap_err();
         assert!(!e.contains("secretvalue"), "{e}");
         assert!(e.contains("1:"), "{e}");
+    }
+
+    #[test]
+    fn depth_limit_covers_ignored_fields() {
+        let deep = format!(
+            r#"{{"secrets":[],"ignored":{}1{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        let e = parse(deep.as_bytes()).unwrap_err();
+        assert!(e.contains("nested deeper than 128"), "{e}");
+        let ok = format!(r#"{{"secrets":[],"x":"{}"}}"#, "[".repeat(200));
+        assert!(parse(ok.as_bytes()).is_ok());
     }
 
     #[test]

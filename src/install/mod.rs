@@ -3,11 +3,13 @@
 //! The pipeline, one module per step: [`manifest`] (typed JSON) → [`validate`] ([`plan::Plan`],
 //! exit 6) → [`lock`] → [`mount`] → [`identities`] → [`extract`] (each sealed file opened once)
 //! and [`templates`] → [`generation`] (staging build, switch, prune) → [`custom_paths`] →
-//! [`units`] (restarts) → [`status`]. [`fs`] holds the fd-relative system call helpers.
+//! [`units`] (restarts) → [`status`]. [`fs`] holds the fd-relative system call helpers, [`trust`]
+//! the one rule every file root reads at activation must pass.
 
 pub mod check;
 pub mod cli;
 pub mod credentials;
+pub mod credstore;
 pub mod custom_paths;
 pub mod defaults;
 pub mod extract;
@@ -21,6 +23,9 @@ pub mod plan;
 pub mod run;
 pub mod status;
 pub mod templates;
+pub mod trust;
 pub mod units;
+pub mod unknown_fields;
+pub mod user_mode;
 pub mod users;
 pub mod validate;

@@ -1,14 +1,20 @@
 //! Step 3 of SPEC §3: the RAM filesystem at the mount point (ramfs, or tmpfs with `useTmpfs`),
 //! reused only when `/proc/self/mountinfo` lists the mount point itself with the right type.
+//!
+//! The mount point must be owned by root and every directory above it must pass the trust rule
+//! ([`super::trust`]: root-owned, not group/other-writable, no sticky `/tmp`), so no other user
+//! can swap it between the checks and the mount. The file system is mounted on the directory
+//! already opened (its `/proc/self/fd/N` path), and `/proc/self/mountinfo` is read again to
+//! check that the new mount is at the mount point.
 
 use super::fs;
 use crate::error::Error;
 use nix::mount::{mount, MsFlags};
-use nix::sys::stat::{fchmod, Mode};
+use nix::sys::stat::{fchmod, fstat, Mode};
 use nix::sys::statfs::{fstatfs, TMPFS_MAGIC};
 use nix::unistd::{fchown, Gid, Uid};
-use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
 /// ramfs's `f_type` (not exported by the `nix` crate).
 pub const RAMFS_MAGIC: i64 = 0x8584_58f6;
@@ -30,19 +36,76 @@ pub fn prepare(mount_point: &Path, o: MountOpts) -> Result<OwnedFd, Error> {
     let err = |m: String| Error::failure(m).with_file(mount_point.display().to_string());
     let (parent, name) =
         fs::split_parent(mount_point).ok_or_else(|| err("not a directory path".into()))?;
-    let pfd = fs::walk_dir(parent, true).map_err(|e| err(e.message()))?;
+    let pfd = trusted_parent(parent).map_err(err)?;
     let dir = fs::ensure_dir_at(&pfd, name, 0o751).map_err(|e| err(e.desc().to_lowercase()))?;
+    ensure_root_owned(&dir).map_err(err)?;
     let dir = if o.no_mount {
         check_ram_fs(&dir, o.allow_disk).map_err(err)?;
         dir
     } else {
         mount_if_needed(mount_point, &dir, o.use_tmpfs).map_err(err)?;
-        fs::open_dir_at(&pfd, name).map_err(|e| err(e.desc().to_lowercase()))?
+        let mounted = fs::open_dir_at(&pfd, name).map_err(|e| err(e.desc().to_lowercase()))?;
+        verify_mounted(mount_point, &dir, &mounted, o.use_tmpfs).map_err(err)?;
+        mounted
     };
     fchown(&dir, Some(Uid::from_raw(0)), Some(Gid::from_raw(0)))
         .map_err(|e| err(e.desc().to_lowercase()))?;
     fchmod(&dir, Mode::from_bits_truncate(0o751)).map_err(|e| err(e.desc().to_lowercase()))?;
     Ok(dir)
+}
+
+/// The mount point's parent, opened under the trust rule; created (0755 root) when missing.
+fn trusted_parent(parent: &Path) -> Result<OwnedFd, String> {
+    let refused = |e: super::trust::TrustError| {
+        format!("{e}: the mount point must not be under a directory other users can write")
+    };
+    // The deepest existing ancestor must pass before anything is created under it.
+    for dir in parent.ancestors() {
+        match super::trust::open_trusted_dir(dir) {
+            Ok(_) => break,
+            Err(super::trust::TrustError::Missing) => {}
+            Err(e) => return Err(refused(e)),
+        }
+    }
+    if !parent.exists() {
+        fs::walk_dir(parent, true).map_err(|e| e.message())?;
+    }
+    super::trust::open_trusted_dir(parent).map_err(refused)
+}
+
+/// An existing mount point owned by another user is refused, never taken over.
+fn ensure_root_owned(dir: &OwnedFd) -> Result<(), String> {
+    let st = fstat(dir).map_err(|e| e.desc().to_lowercase())?;
+    if st.st_uid != 0 {
+        return Err(format!(
+            "the mount point is owned by uid {}, not root: refusing to mount over it",
+            st.st_uid
+        ));
+    }
+    Ok(())
+}
+
+/// After mounting: mountinfo lists the mount point with the right type, and the directory now
+/// reached there is a RAM file system on another device than the directory mounted over.
+fn verify_mounted(
+    mount_point: &Path,
+    under: &OwnedFd,
+    mounted: &OwnedFd,
+    tmpfs: bool,
+) -> Result<(), String> {
+    let want = if tmpfs { "tmpfs" } else { "ramfs" };
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| format!("/proc/self/mountinfo: {}", crate::error::io_message(&e)))?;
+    let listed = mounted_type(&info, mount_point);
+    let a = fstat(under).map_err(|e| e.desc().to_lowercase())?;
+    let b = fstat(mounted).map_err(|e| e.desc().to_lowercase())?;
+    let fresh_or_reused = a.st_dev != b.st_dev || is_ram_fs(under);
+    if listed.as_deref() != Some(want) || !is_ram_fs(mounted) || !fresh_or_reused {
+        return Err(format!(
+            "after mounting, /proc/self/mountinfo does not show {want} at the mount point"
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the file system of `fd` is ramfs or tmpfs.
@@ -77,6 +140,9 @@ fn mount_if_needed(mount_point: &Path, dir: &OwnedFd, tmpfs: bool) -> Result<(),
         return Err("not a mount point and not empty: refusing to mount over it".into());
     }
     let flags = MsFlags::MS_NODEV | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    // The directory already opened and checked, not the path again.
+    let target = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
+    let mount_point = target.as_path();
     let r = if tmpfs {
         mount(
             Some("tmpfs"),
@@ -165,7 +231,11 @@ mod tests {
 
     #[test]
     fn no_mount_refuses_disk_unless_allowed() {
-        let t = tempfile::tempdir_in("/var/tmp").unwrap();
+        if !crate::install::trust::test_support::is_root() {
+            eprintln!("skipped: needs root (the mount point must be root-owned)");
+            return;
+        }
+        let t = crate::install::trust::test_support::trusted_tmp();
         let mp = t.path().join("m");
         let o = MountOpts {
             use_tmpfs: false,
@@ -185,7 +255,11 @@ mod tests {
 
     #[test]
     fn real_ramfs_mount_and_reuse() {
-        let t = tempfile::tempdir().unwrap();
+        if !crate::install::trust::test_support::is_root() {
+            eprintln!("skipped: needs root (mount)");
+            return;
+        }
+        let t = crate::install::trust::test_support::trusted_tmp();
         let mp = t.path().join("m");
         let o = MountOpts {
             use_tmpfs: false,
@@ -206,5 +280,14 @@ mod tests {
         };
         assert!(prepare(&mp, o2).is_err(), "wrong type refused");
         nix::mount::umount(&mp).unwrap();
+        // Under /tmp (others can write it) and on a mount point another user owns: refused.
+        let tmp = tempfile::tempdir().unwrap();
+        let e = prepare(&tmp.path().join("m"), o).unwrap_err();
+        assert!(e.message.contains("other users can write"), "{}", e.message);
+        let mp2 = t.path().join("m2");
+        std::fs::create_dir(&mp2).unwrap();
+        std::os::unix::fs::chown(&mp2, Some(65534), None).unwrap();
+        let e = prepare(&mp2, o).unwrap_err();
+        assert!(e.message.contains("not root"), "{}", e.message);
     }
 }

@@ -84,6 +84,8 @@ pub struct Item {
     pub on_failure: OnFailure,
     /// A check of the bytes before they are installed.
     pub check: Option<super::credentials::Check>,
+    /// Delivered as a systemd credential (`rel` is then `credstore(.encrypted)/<name>`).
+    pub credstore: Option<super::credstore::Credstore>,
 }
 
 impl Item {
@@ -91,6 +93,16 @@ impl Item {
     pub fn is_template(&self) -> bool {
         matches!(self.source, Source::Template { .. })
     }
+}
+
+/// Who the install is for: the host (as root), or one user (`userMode`, home-manager).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// A system install, run as root.
+    #[default]
+    System,
+    /// A user-mode install: confined to the caller and their runtime directory.
+    User(super::user_mode::UserScope),
 }
 
 /// The whole validated manifest.
@@ -114,6 +126,10 @@ pub struct Plan {
     pub gnupg_home: bool,
     /// Allowed age plugin binaries.
     pub age_plugins: Vec<PathBuf>,
+    /// `systemd-creds`, for encrypted credentials.
+    pub systemd_creds: Option<PathBuf>,
+    /// The directories systemd searches for credentials, linked into the generation.
+    pub credstore_roots: super::credstore::Roots,
     /// How units are restarted.
     pub restart_via: RestartVia,
     /// Where activation lists live.
@@ -128,6 +144,8 @@ pub struct Plan {
     pub items: Vec<Item>,
     /// Placeholder string per secret name.
     pub placeholders: BTreeMap<String, String>,
+    /// System or user mode.
+    pub mode: Mode,
 }
 
 impl Plan {

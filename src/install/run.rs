@@ -5,13 +5,13 @@
 use super::extract::{Failure, Opener, SealedCache};
 use super::generation::{self, LinkSlot, Staging};
 use super::mount::{self, MountOpts};
-use super::plan::{Item, OnFailure, Plan, Source};
+use super::plan::{Item, Mode, OnFailure, Plan, Source};
 use super::status::{self, ItemStatus, Reason, StaleSince, State, Status};
 use super::templates;
 use super::units::{self, UnitSet};
 use super::users::{self, Resolver};
 use super::validate::shown;
-use super::{custom_paths, fs, lock};
+use super::{credstore, custom_paths, fs, lock, trust, user_mode};
 use crate::error::{Error, Kind};
 use crate::secret::SecretBytes;
 use nix::sys::stat::FileStat;
@@ -37,13 +37,19 @@ pub struct Report {
     pub status: Status,
     /// Units restarted or reloaded (or that would be, under `--dry-run`).
     pub units: UnitSet,
+    /// What went wrong outside the secrets: the status file could not be written, restarts
+    /// failed or could not be saved (they stay pending for the next run).
+    pub problems: Vec<String>,
 }
 
 impl Report {
-    /// 0, or 7 when anything failed, was stale or was refused.
+    /// 0; 7 when anything failed, was stale or was refused; else 1 when the status file or the
+    /// restarts failed (see `docs/hardening.md`).
     pub fn exit_code(&self) -> u8 {
         if self.status.degraded() {
             Kind::InstallFailed.exit_code()
+        } else if !self.problems.is_empty() {
+            Kind::Failure.exit_code()
         } else {
             0
         }
@@ -95,10 +101,9 @@ fn render(
     let text = match file {
         Some(f) => {
             let cap = crate::limits::MAX_INPUT as u64;
-            let (fd, _) = fs::open_input(f, cap).map_err(|m| {
-                Failure::new("unreadable", format!("template file {}: {m}", f.display()))
-            })?;
-            fs::read_capped(&fd, cap).map_err(|e| Failure::new("unreadable", e.message()))?
+            trust::read_trusted_file(f, trust::Use::Input, cap)
+                .map_err(|e| super::extract::trust_failure("template file", f, &e))?
+                .to_vec()
         }
         None => content.as_bytes().to_vec(),
     };
@@ -110,6 +115,28 @@ fn render(
             )
         },
     )
+}
+
+/// Encrypted credentials: each plaintext becomes `systemd-creds` output (the previous
+/// ciphertext when the plaintext did not change), so only ciphertext is ever written.
+fn seal_credentials(plan: &Plan, produced: &mut [Produced], prev: Option<&OwnedFd>) {
+    for (item, p) in plan.items.iter().zip(produced.iter_mut()) {
+        let (Some(credstore::Credstore::Encrypted(key)), Ok(plain)) = (item.credstore, &p.bytes)
+        else {
+            continue;
+        };
+        let previous = prev_file(prev, &item.rel);
+        let sealed = credstore::seal(
+            plan.systemd_creds.as_deref(),
+            &item.name,
+            key,
+            plain.expose(),
+            previous.as_ref().map(|f| f.bytes.as_slice()),
+        );
+        p.bytes = sealed
+            .map(SecretBytes::new)
+            .map_err(|m| Failure::new("credential-encrypt-failed", m));
+    }
 }
 
 /// The previous copy of an item: stat and bytes, if it was a regular file.
@@ -291,7 +318,8 @@ pub fn dry_run(plan: &Plan, opener: &dyn Opener, resolver: &dyn Resolver) -> Rep
         .and_then(|m| generation::previous(m, &plan.mount_point, &slot));
     let prev_status = status::read(&plan.status_file).ok();
     let first = !matches!(slot, LinkSlot::Symlink(_));
-    let produced = produce(plan, opener, resolver);
+    let mut produced = produce(plan, opener, resolver);
+    seal_credentials(plan, &mut produced, prev.as_ref().map(|p| &p.1));
     let d = decide_all(plan, produced, prev.as_ref().map(|p| &p.1), first);
     log_changes(plan, &d, prev_status.as_ref(), true);
     for u in &d.units.restart {
@@ -322,6 +350,7 @@ pub fn dry_run(plan: &Plan, opener: &dyn Opener, resolver: &dyn Resolver) -> Rep
             items,
         },
         units: d.units,
+        problems: Vec::new(),
     }
 }
 
@@ -397,6 +426,10 @@ struct Ctx<'p> {
     prev: Option<(u64, OwnedFd)>,
     prev_status: Option<Status>,
     started: String,
+    /// Restarts left pending by an earlier run that failed again now: kept pending.
+    carried: UnitSet,
+    /// Problems outside the secrets so far (see [`Report::problems`]).
+    problems: std::cell::RefCell<Vec<String>>,
 }
 
 impl<'p> Ctx<'p> {
@@ -404,11 +437,16 @@ impl<'p> Ctx<'p> {
     /// status `in_progress`.
     fn prepare(plan: &'p Plan, opts: &Options) -> Result<Ctx<'p>, Error> {
         let lock = lock::acquire(&plan.lock_path, opts.lock_wait)?;
-        finish_pending(plan, &lock.dir);
+        let (carried, mut problems) = finish_pending(plan, &lock.dir);
         let (link_dir, link_name) = link_parent(&plan.symlink_path)?;
         let slot = generation::inspect_link(&link_dir, link_name)
             .map_err(|m| Error::failure(m).with_file(plan.symlink_path.display().to_string()))?;
-        let mount_dir = mount::prepare(&plan.mount_point, opts.mount)?;
+        let mount_dir = match &plan.mode {
+            Mode::System => mount::prepare(&plan.mount_point, opts.mount)?,
+            Mode::User(scope) => {
+                user_mode::prepare_mount_point(&plan.mount_point, scope, opts.mount)?
+            }
+        };
         generation::clean_staging(&mount_dir).map_err(|e| sys_err(&plan.mount_point, e))?;
         let prev = generation::previous(&mount_dir, &plan.mount_point, &slot);
         let ctx = Ctx {
@@ -421,12 +459,24 @@ impl<'p> Ctx<'p> {
             prev,
             prev_status: status::read(&plan.status_file).ok(),
             started: status::now_rfc3339(),
+            carried,
+            problems: std::cell::RefCell::new(Vec::new()),
         };
-        write_status(
-            plan,
-            &in_progress(ctx.prev_status.as_ref(), &ctx.started, ctx.prev_n()),
-        );
+        let st = in_progress(ctx.prev_status.as_ref(), &ctx.started, ctx.prev_n());
+        problems.extend(write_status(plan, &st));
+        ctx.problems.borrow_mut().extend(problems);
         Ok(ctx)
+    }
+
+    /// The final status written, and the report of this run.
+    fn finish(&self, st: Status, units: UnitSet) -> Report {
+        let mut problems = self.problems.take();
+        problems.extend(write_status(self.plan, &st));
+        Report {
+            status: st,
+            units,
+            problems,
+        }
     }
 
     fn prev_n(&self) -> Option<u64> {
@@ -458,19 +508,19 @@ impl<'p> Ctx<'p> {
             &self.started,
             self.statuses(&d, n, &BTreeMap::new()),
         );
-        write_status(self.plan, &st);
-        Ok(Report {
-            status: st,
-            units: UnitSet::default(),
-        })
+        Ok(self.finish(st, UnitSet::default()))
     }
 
     /// Steps 9–14: pending restarts saved, rename, link switch, custom paths, restarts, prune,
     /// status.
     fn switch(&self, staging: Staging, d: Decided, n: u64) -> Result<Report, Error> {
         let plan = self.plan;
-        if let Err(e) = units::save_pending(&self.lock.dir, &d.units) {
-            log(&format!("cannot save pending restarts: {e}"));
+        let mut pending = d.units.clone();
+        pending.merge(self.carried.clone());
+        if let Err(e) = units::save_pending(&self.lock.dir, &pending) {
+            let m = format!("cannot save pending restarts: {e}");
+            log(&m);
+            self.problems.borrow_mut().push(m);
         }
         staging
             .commit(&self.mount_dir, n)
@@ -478,21 +528,33 @@ impl<'p> Ctx<'p> {
         let target = plan.mount_point.join(n.to_string());
         generation::switch_link(&self.link_dir, self.link_name, &target, &self.slot)
             .map_err(|e| sys_err(&plan.symlink_path, e))?;
-        let links = custom_links(plan, &d, self.prev_status.as_ref());
+        let mut links = custom_links(plan, &d, self.prev_status.as_ref());
+        links.extend(credstore_links(plan, &d));
         for line in units::announce(&plan.restart_via, &d.units) {
             log(&line);
         }
-        for e in units::execute(&plan.restart_via, &plan.restart_lists_dir, false, &d.units) {
-            log(&format!("restart: {e}"));
+        let errs = units::execute(&plan.restart_via, &plan.restart_lists_dir, false, &d.units);
+        if errs.is_empty() {
+            if self.carried.is_empty() {
+                units::clear_pending(&self.lock.dir);
+            } else if let Err(e) = units::save_pending(&self.lock.dir, &self.carried) {
+                log(&format!("cannot save pending restarts: {e}"));
+            }
+        } else {
+            self.restart_failed(errs);
         }
-        units::clear_pending(&self.lock.dir);
         prune(plan, &self.mount_dir, n);
         let st = final_status(Some(n), &self.started, self.statuses(&d, n, &links));
-        write_status(plan, &st);
-        Ok(Report {
-            status: st,
-            units: d.units,
-        })
+        Ok(self.finish(st, d.units))
+    }
+
+    /// Restarts failed: logged, kept pending, and the run exits non-zero.
+    fn restart_failed(&self, errs: Vec<String>) {
+        for e in &errs {
+            log(&format!("restart: {e}"));
+        }
+        log("the restarts stay pending and are replayed by the next run");
+        self.problems.borrow_mut().extend(errs);
     }
 }
 
@@ -507,7 +569,8 @@ pub fn install(
     let n = generation::next_number(&ctx.mount_dir, ctx.prev_n())
         .map_err(|e| sys_err(&plan.mount_point, e))?;
     let first = !matches!(ctx.slot, LinkSlot::Symlink(_));
-    let produced = produce(plan, opener, resolver);
+    let mut produced = produce(plan, opener, resolver);
+    seal_credentials(plan, &mut produced, ctx.prev.as_ref().map(|p| &p.1));
     let mut d = decide_all(plan, produced, ctx.prev.as_ref().map(|p| &p.1), first);
     let staging = Staging::create(&ctx.mount_dir).map_err(|e| sys_err(&plan.mount_point, e))?;
     build(&staging, plan, &mut d);
@@ -529,18 +592,26 @@ fn link_parent(link: &Path) -> Result<(OwnedFd, &str), Error> {
     Ok((dir, name))
 }
 
-/// Step 2's tail: restarts planned by a killed run happen now.
-fn finish_pending(plan: &Plan, lock_dir: &OwnedFd) {
-    if let Some(p) = units::load_pending(lock_dir) {
-        log("executing restarts left pending by an interrupted run");
-        for line in units::announce(&plan.restart_via, &p) {
-            log(&line);
-        }
-        for e in units::execute(&plan.restart_via, &plan.restart_lists_dir, false, &p) {
-            log(&format!("restart: {e}"));
-        }
-        units::clear_pending(lock_dir);
+/// Step 2's tail: restarts planned by a killed or failed run happen now. When they fail again
+/// the pending file stays and they are returned, with the errors, to stay pending.
+fn finish_pending(plan: &Plan, lock_dir: &OwnedFd) -> (UnitSet, Vec<String>) {
+    let Some(p) = units::load_pending(lock_dir) else {
+        return (UnitSet::default(), Vec::new());
+    };
+    log("executing restarts left pending by an interrupted or failed run");
+    for line in units::announce(&plan.restart_via, &p) {
+        log(&line);
     }
+    let errs = units::execute(&plan.restart_via, &plan.restart_lists_dir, false, &p);
+    if errs.is_empty() {
+        units::clear_pending(lock_dir);
+        return (UnitSet::default(), Vec::new());
+    }
+    for e in &errs {
+        log(&format!("restart: {e}"));
+    }
+    log("the restarts stay pending and are replayed by the next run");
+    (p, errs)
 }
 
 fn in_progress(prev: Option<&Status>, started: &str, generation: Option<u64>) -> Status {
@@ -565,17 +636,31 @@ fn final_status(generation: Option<u64>, started: &str, items: Vec<ItemStatus>) 
     }
 }
 
-fn write_status(plan: &Plan, st: &Status) {
-    if let Err(e) = status::write(&plan.status_file, st) {
-        log(&format!(
-            "cannot write the status file {}: {e}",
-            plan.status_file.display()
-        ));
-    }
+/// Writes the status file; a failure is logged and returned (the run then exits non-zero).
+fn write_status(plan: &Plan, st: &Status) -> Option<String> {
+    let e = status::write(&plan.status_file, st).err()?;
+    let m = format!(
+        "cannot write the status file {}: {e}",
+        plan.status_file.display()
+    );
+    log(&m);
+    Some(m)
 }
 
 /// Step 7: writes every decided item into the staging directory; a failed write fails it.
+/// Credential directories are made first, `0700` (only root, i.e. systemd, looks inside).
 fn build(staging: &Staging, plan: &Plan, d: &mut Decided) {
+    for dir in [credstore::PLAIN_DIR, credstore::ENCRYPTED_DIR] {
+        if plan
+            .items
+            .iter()
+            .any(|i| i.credstore.map(|c| c.dir()) == Some(dir))
+        {
+            if let Err(e) = fs::mkdir_exact(&staging.dir, dir, 0o700) {
+                log(&format!("cannot make {dir}: {}", e.desc().to_lowercase()));
+            }
+        }
+    }
     for (item, o) in plan.items.iter().zip(d.outcomes.iter_mut()) {
         let Decision::Write {
             bytes, uid, gid, ..
@@ -643,6 +728,49 @@ fn custom_links(
             let p = PathBuf::from(p);
             if custom_paths::unlink_if_ours(&p, &plan.symlink_path.join(&old.name)) {
                 log(&format!("removed the symlink {}", p.display()));
+            }
+        }
+    }
+    out
+}
+
+/// After the switch: `credstoreDir` / `credstoreEncryptedDir` point into the current
+/// generation through `symlinkPath` when a credential of their kind is installed, and an old
+/// link of ours goes when none is left. A link that cannot be made fails its credentials.
+fn credstore_links(plan: &Plan, d: &Decided) -> BTreeMap<String, Failure> {
+    let mut out = BTreeMap::new();
+    let roots = &plan.credstore_roots;
+    for (dir, root) in [
+        (credstore::PLAIN_DIR, &roots.plain),
+        (credstore::ENCRYPTED_DIR, &roots.encrypted),
+    ] {
+        let target = plan.symlink_path.join(dir);
+        let ours: Vec<&Item> = plan
+            .items
+            .iter()
+            .zip(&d.outcomes)
+            .filter(|(i, o)| {
+                i.credstore.map(|c| c.dir()) == Some(dir)
+                    && matches!(o.decision, Decision::Write { .. })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if ours.is_empty() {
+            if credstore::unlink_root(root, &target) {
+                log(&format!("removed the symlink {}", root.display()));
+            }
+            continue;
+        }
+        if let Err(m) = credstore::link_root(root, &target) {
+            log(&format!("credential directory {}: {m}", root.display()));
+            for i in ours {
+                out.insert(
+                    i.rel.clone(),
+                    Failure::new(
+                        "path-refused",
+                        format!("credential directory {}: {m}", root.display()),
+                    ),
+                );
             }
         }
     }

@@ -96,14 +96,34 @@ pub fn read(path: &Path) -> Result<Status, String> {
         .map_err(|e| format!("not a status file ({}:{})", e.line(), e.column()))
 }
 
-/// Writes the status file atomically (temp + rename), 0644 root:root.
+/// Writes the status file atomically (temp + rename), 0644 root:root. Only a hostseal status
+/// file (or nothing) is ever replaced: a `statusFile` naming any other file is refused.
 pub fn write(path: &Path, status: &Status) -> Result<(), String> {
     let (parent, name) = fs::split_parent(path).ok_or_else(|| "not a file path".to_string())?;
     let dir = fs::walk_dir(parent, true).map_err(|e| e.message())?;
+    ensure_replaceable(&dir, name)?;
     let mut bytes =
         serde_json::to_vec_pretty(status).map_err(|_| "cannot serialize".to_string())?;
     bytes.push(b'\n');
     fs::replace_file_at(&dir, name, &bytes, 0o644).map_err(|e| e.desc().to_lowercase())
+}
+
+/// Whether `dir/name` is absent or a hostseal status file (a regular file that parses as one).
+fn ensure_replaceable(dir: &std::os::fd::OwnedFd, name: &str) -> Result<(), String> {
+    const NOT_OURS: &str = "exists and is not a hostseal status file; refusing to replace it";
+    if fs::lstat_at(dir, name)
+        .map_err(|e| e.desc().to_lowercase())?
+        .is_none()
+    {
+        return Ok(());
+    }
+    let cap = crate::limits::MAX_INPUT as u64;
+    let (fd, _) = fs::open_regular_at(dir, name, cap).map_err(|_| NOT_OURS.to_string())?;
+    let bytes = fs::read_capped(&fd, cap).map_err(|_| NOT_OURS.to_string())?;
+    match serde_json::from_slice::<Status>(&bytes) {
+        Ok(s) if s.version == SCHEMA => Ok(()),
+        _ => Err(NOT_OURS.to_string()),
+    }
 }
 
 /// Renders a status for humans: one line per item that is not ok, then a summary.
@@ -194,5 +214,17 @@ mod tests {
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.contains("\"stale\""));
         assert!(render(&s).contains("stale since generation 2"));
+    }
+
+    #[test]
+    fn never_replaces_a_file_that_is_not_a_status_file() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("shadow");
+        std::fs::write(&p, b"root:$6$x:1::::::\n").unwrap();
+        let e = write(&p, &Status::default()).unwrap_err();
+        assert!(e.contains("not a hostseal status file"), "{e}");
+        assert_eq!(std::fs::read(&p).unwrap(), b"root:$6$x:1::::::\n");
+        std::os::unix::fs::symlink("/etc/hostname", t.path().join("l")).unwrap();
+        assert!(write(&t.path().join("l"), &Status::default()).is_err());
     }
 }

@@ -1,9 +1,12 @@
 //! Restarts (SPEC §3 steps 2, 9, 12): which units to restart or reload, persisted in a pending
 //! file so a killed run's restarts happen on the next run, then executed through the manifest's
-//! `systemctl` (absolute path, cleared environment) or appended to the activation lists.
+//! `systemctl` (absolute path that passes the trust rule, run by fd, cleared environment,
+//! `--no-block` for every job that could wait on the installer) or appended to the activation
+//! lists. A run whose restarts fail keeps the pending file, so the next run replays them.
 
 use super::fs;
 use super::plan::RestartVia;
+use super::trust::TrustedExecutable;
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{unlinkat, UnlinkatFlags};
@@ -11,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// Name of the pending-restarts file in the lock directory.
 pub const PENDING: &str = "pending.json";
@@ -133,6 +136,16 @@ fn append<Fd: AsFd>(dir: Fd, name: &str, bytes: &[u8]) -> Result<(), nix::errno:
 }
 
 fn systemctl_all(bin: &Path, units: &UnitSet) -> Vec<String> {
+    let exe = match super::trust::check_trusted_executable(bin) {
+        Ok(exe) => exe,
+        Err(e) => {
+            let hint = e
+                .hint(bin)
+                .map(|h| format!(" (hint: {h})"))
+                .unwrap_or_default();
+            return vec![format!("systemctl {}: {e}{hint}", bin.display())];
+        }
+    };
     let mut errs = Vec::new();
     for (u, reload) in units
         .restart
@@ -140,7 +153,7 @@ fn systemctl_all(bin: &Path, units: &UnitSet) -> Vec<String> {
         .map(|u| (u, false))
         .chain(units.reload.iter().map(|u| (u, true)))
     {
-        if let Err(e) = one_unit(bin, u, reload) {
+        if let Err(e) = one_unit(&exe, u, reload) {
             errs.push(format!("{u}: {e}"));
         }
     }
@@ -148,8 +161,10 @@ fn systemctl_all(bin: &Path, units: &UnitSet) -> Vec<String> {
 }
 
 /// Active → `try-restart` (`try-reload-or-restart` for reloads); failed (restart set) →
-/// `reset-failed` then `start`; inactive → nothing.
-fn one_unit(bin: &Path, unit: &str, reload: bool) -> Result<(), String> {
+/// `reset-failed` then `start`; inactive → nothing. Jobs are queued with `--no-block`: a unit
+/// ordered after the installer's own service would otherwise wait for the installer, which
+/// waits for the job (a deadlock on hosts that install from a systemd unit).
+fn one_unit(bin: &TrustedExecutable, unit: &str, reload: bool) -> Result<(), String> {
     let state = systemctl(bin, &["is-active"], unit, true)?;
     match state.trim() {
         "active" | "activating" | "reloading" => {
@@ -158,11 +173,11 @@ fn one_unit(bin: &Path, unit: &str, reload: bool) -> Result<(), String> {
             } else {
                 "try-restart"
             };
-            systemctl(bin, &[verb], unit, false).map(drop)
+            systemctl(bin, &["--no-block", verb], unit, false).map(drop)
         }
         "failed" if !reload => {
             systemctl(bin, &["reset-failed"], unit, false)?;
-            systemctl(bin, &["start"], unit, false).map(drop)
+            systemctl(bin, &["--no-block", "start"], unit, false).map(drop)
         }
         _ => Ok(()),
     }
@@ -170,24 +185,24 @@ fn one_unit(bin: &Path, unit: &str, reload: bool) -> Result<(), String> {
 
 /// Runs `bin ARGS -- UNIT` with a cleared environment; returns stdout. `lenient`: a non-zero
 /// exit is not an error (`is-active` exits 3 for inactive units).
-fn systemctl(bin: &Path, args: &[&str], unit: &str, lenient: bool) -> Result<String, String> {
-    let out = Command::new(bin)
-        .env_clear()
+fn systemctl(
+    bin: &TrustedExecutable,
+    args: &[&str],
+    unit: &str,
+    lenient: bool,
+) -> Result<String, String> {
+    let shown = bin.path.display();
+    let out = bin
+        .command()
         .args(args)
         .arg("--")
         .arg(unit)
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
-        .map_err(|e| {
-            format!(
-                "cannot run {}: {}",
-                bin.display(),
-                crate::error::io_message(&e)
-            )
-        })?;
+        .map_err(|e| format!("cannot run {shown}: {}", crate::error::io_message(&e)))?;
     if !lenient && !out.status.success() {
-        return Err(format!("{} {} failed", bin.display(), args.join(" ")));
+        return Err(format!("{shown} {} failed", args.join(" ")));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -256,7 +271,11 @@ mod tests {
     #[test]
     fn systemctl_mode_by_state() {
         use std::os::unix::fs::PermissionsExt;
-        let t = tempfile::tempdir().unwrap();
+        if !crate::install::trust::test_support::is_root() {
+            eprintln!("skipped: needs root (systemctl must be root-owned)");
+            return;
+        }
+        let t = crate::install::trust::test_support::trusted_tmp();
         let log = t.path().join("log");
         let bin = t.path().join("systemctl");
         let script = format!(
@@ -277,11 +296,14 @@ mod tests {
         );
         assert!(errs.is_empty(), "{errs:?}");
         let log = std::fs::read_to_string(&log).unwrap();
-        assert!(log.contains("try-restart -- up.service|\n"), "{log}");
-        assert!(log.contains("reset-failed -- bad.service|"), "{log}");
-        assert!(log.contains("start -- bad.service|"), "{log}");
         assert!(
-            log.contains("try-reload-or-restart -- up2.service|"),
+            log.contains("--no-block try-restart -- up.service|\n"),
+            "{log}"
+        );
+        assert!(log.contains("\nreset-failed -- bad.service|"), "{log}");
+        assert!(log.contains("--no-block start -- bad.service|"), "{log}");
+        assert!(
+            log.contains("--no-block try-reload-or-restart -- up2.service|"),
             "{log}"
         );
         assert!(!log.contains("try-restart -- off.service"), "{log}");

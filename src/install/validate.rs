@@ -2,6 +2,7 @@
 //! changes nothing. Messages name the secret and the field, never a value that could be secret.
 
 use super::credentials::Check;
+use super::credstore::{self, CredKey, Credstore, Roots};
 use super::defaults::Defaults;
 use super::manifest::{RawManifest, RawSecret, RawTemplate, RawTemplates};
 use super::plan::{Item, OnFailure, Plan, Principal, RestartVia, Source};
@@ -55,8 +56,13 @@ pub fn validate(raw: RawManifest, d: &Defaults, nixos_action: bool) -> Result<Pl
         symlink_path: &symlink_path,
     };
     let has_templates = raw.templates.as_ref().is_some_and(|t| !templates_empty(t));
+    // A missing list (a typo such as "secret") would install an empty generation and remove
+    // every secret: only an explicit `[]` means "no secrets".
+    let secrets = raw.secrets.ok_or_else(|| {
+        Error::config("secrets: missing (write \"secrets\": [] to install no secrets)")
+    })?;
     let mut items = Vec::new();
-    for (i, s) in raw.secrets.unwrap_or_default().into_iter().enumerate() {
+    for (i, s) in secrets.into_iter().enumerate() {
         items.push(ctx.secret(i, s, has_templates)?);
     }
     for t in template_list(raw.templates) {
@@ -72,6 +78,13 @@ pub fn validate(raw: RawManifest, d: &Defaults, nixos_action: bool) -> Result<Pl
         ssh_key_paths: paths("sshKeyPaths", raw.ssh_key_paths)?,
         gnupg_home: raw.gnupg_home.is_some_and(|g| !g.is_empty()),
         age_plugins: paths("agePlugins", raw.age_plugins)?,
+        systemd_creds: credstore_binary(raw.systemd_creds.as_deref(), &items)?,
+        credstore_roots: credstore_roots(
+            raw.credstore_dir.as_deref(),
+            raw.credstore_encrypted_dir.as_deref(),
+            &mount_point,
+            &symlink_path,
+        )?,
         restart_via,
         restart_lists_dir,
         status_file,
@@ -81,6 +94,7 @@ pub fn validate(raw: RawManifest, d: &Defaults, nixos_action: bool) -> Result<Pl
         placeholders,
         mount_point,
         symlink_path,
+        mode: super::plan::Mode::System,
     })
 }
 
@@ -117,22 +131,35 @@ impl Ctx<'_> {
         let on_failure =
             on_failure(s.on_failure.as_deref().unwrap_or(&self.d.secret.on_failure))
                 .ok_or_else(|| Error::config(what("onFailure: must be \"keep\" or \"remove\"")))?;
+        ids_in_range(&what, s.uid, s.gid)?;
         let (owner, group) = principals(s.owner, s.uid, s.group, s.gid, Some(&self.d.secret.owner));
+        let credstore = credstore_kind(&name, s.credstore.as_deref(), s.credstore_key.as_deref())?;
+        if credstore.is_some() && s.path.is_some() {
+            return Err(Error::config(what(
+                "path: a credstore secret has no custom path (systemd finds it by name)",
+            )));
+        }
         let check = match s.validate.as_deref() {
             None => None,
             Some(v) => Some(Check::from_name(v).ok_or_else(|| {
                 Error::config(what(
-                    "validate: must be \"cloudflared-credentials\" or \"cloudflared-token\"",
+                    "validate: must be \"cloudflared-credentials\", \"cloudflared-token\" or \"cloudflare-access-service-token\"",
                 ))
             })?),
         };
         Ok(Item {
             check,
             custom_path: self.custom_path(&what("path"), s.path.as_deref(), &name)?,
-            mode: mode(
-                &what("mode"),
-                s.mode.as_deref().unwrap_or(&self.d.secret.mode),
-            )?,
+            mode: match (
+                credstore,
+                mode(
+                    &what("mode"),
+                    s.mode.as_deref().unwrap_or(&self.d.secret.mode),
+                )?,
+            ) {
+                (Some(_), _) => 0o400,
+                (None, m) => m,
+            },
             restart_units: units(&what("restartUnits"), s.restart_units)?,
             reload_units: units(&what("reloadUnits"), s.reload_units)?,
             source: Source::Sealed {
@@ -141,11 +168,24 @@ impl Ctx<'_> {
                 key,
                 entry: s.entry,
             },
-            rel: name.clone(),
+            rel: match credstore {
+                Some(c) => format!("{}/{name}", c.dir()),
+                None => name.clone(),
+            },
             name,
-            owner,
-            group,
+            // A credential is root's alone: systemd reads it and hands it to the unit.
+            owner: if credstore.is_some() {
+                Principal::Id(0)
+            } else {
+                owner
+            },
+            group: if credstore.is_some() {
+                Principal::Id(0)
+            } else {
+                group
+            },
             on_failure,
+            credstore,
         })
     }
 
@@ -158,6 +198,7 @@ impl Ctx<'_> {
             Some(f) => Some(input_path(&what("file"), f)?),
             None => None,
         };
+        ids_in_range(&what, t.uid, t.gid)?;
         // sops-nix: owner defaults to null (uid 0) for templates.
         let (owner, group) = principals(t.owner, t.uid, t.group, t.gid, None);
         Ok(Item {
@@ -178,6 +219,7 @@ impl Ctx<'_> {
             group,
             on_failure: OnFailure::Keep,
             check: None,
+            credstore: None,
         })
     }
 
@@ -201,6 +243,88 @@ impl Ctx<'_> {
         }
         Ok(Some(p))
     }
+}
+
+/// A secret's `credstore` and `credstoreKey`: `plain` | `encrypted` (absent: an ordinary
+/// file); the key only with `encrypted`, default `auto`. The name must be a credential name.
+fn credstore_kind(
+    name: &str,
+    kind: Option<&str>,
+    key: Option<&str>,
+) -> Result<Option<Credstore>, Error> {
+    let what = |f: &str| Error::config(format!("secret {}: {f}", shown(name)));
+    let kind = match kind {
+        None => {
+            return match key {
+                Some(_) => Err(what("credstoreKey: only with credstore = \"encrypted\"")),
+                None => Ok(None),
+            }
+        }
+        Some("plain") if key.is_some() => {
+            return Err(what("credstoreKey: only with credstore = \"encrypted\""))
+        }
+        Some("plain") => Credstore::Plain,
+        Some("encrypted") => {
+            Credstore::Encrypted(CredKey::from_name(key.unwrap_or("auto")).ok_or_else(|| {
+                what("credstoreKey: must be \"auto\", \"host\", \"tpm2\" or \"host+tpm2\"")
+            })?)
+        }
+        Some(_) => return Err(what("credstore: must be \"plain\" or \"encrypted\"")),
+    };
+    if !credstore::valid_name(name) {
+        return Err(what(
+            "name: a credential name has no `/`, space or control character",
+        ));
+    }
+    Ok(Some(kind))
+}
+
+/// `credstoreDir` / `credstoreEncryptedDir`: absolute, distinct, outside the mount point and
+/// `symlinkPath` (they become symlinks into it), and not `/`.
+fn credstore_roots(
+    plain: Option<&str>,
+    encrypted: Option<&str>,
+    mount: &Path,
+    link: &Path,
+) -> Result<Roots, Error> {
+    let plain = abs_path("credstoreDir", plain, credstore::DEFAULT_PLAIN_ROOT)?;
+    let encrypted = abs_path(
+        "credstoreEncryptedDir",
+        encrypted,
+        credstore::DEFAULT_ENCRYPTED_ROOT,
+    )?;
+    for (what, p) in [
+        ("credstoreDir", &plain),
+        ("credstoreEncryptedDir", &encrypted),
+    ] {
+        ensure_outside(mount, p, what)?;
+        ensure_outside(link, p, what)?;
+        if p == Path::new("/") || link.starts_with(p) || mount.starts_with(p) {
+            return Err(Error::config(format!(
+                "{what}: must not be / or hold secretsMountPoint or symlinkPath"
+            )));
+        }
+    }
+    if plain == encrypted {
+        return Err(Error::config(
+            "credstoreEncryptedDir: must differ from credstoreDir",
+        ));
+    }
+    Ok(Roots { plain, encrypted })
+}
+
+/// `systemdCreds`: an absolute path, required when a secret is `encrypted`.
+fn credstore_binary(value: Option<&str>, items: &[Item]) -> Result<Option<PathBuf>, Error> {
+    let path = opt_path("systemdCreds", value)?;
+    let needed = items
+        .iter()
+        .any(|i| matches!(i.credstore, Some(Credstore::Encrypted(_))));
+    if needed && path.is_none() {
+        return Err(Error::config(
+            "systemdCreds: required (absolute path of systemd-creds) when a secret has credstore = \"encrypted\"",
+        ));
+    }
+    Ok(path)
 }
 
 /// Names in messages: shown as JSON strings so control characters cannot forge log lines.
@@ -316,8 +440,27 @@ fn restart_via(raw: &RawManifest, nixos_action: bool) -> Result<RestartVia, Erro
     }
 }
 
-/// sops-nix's owner/uid/group/gid rules: a name wins; `null` means the number (default 0); an
-/// absent group is the owner's primary group when the owner is a name, else `gid`.
+/// `uid`/`gid` 4294967295 is `(uid_t)-1`, which `fchown` reads as "leave unchanged": the file
+/// would stay root's. Refused.
+fn ids_in_range(
+    what: &dyn Fn(&str) -> String,
+    uid: Option<u32>,
+    gid: Option<u32>,
+) -> Result<(), Error> {
+    for (field, v) in [("uid", uid), ("gid", gid)] {
+        if v == Some(u32::MAX) {
+            return Err(Error::config(what(&format!(
+                "{field}: 4294967295 is not a valid id (chown reads it as \"unchanged\")"
+            ))));
+        }
+    }
+    Ok(())
+}
+
+/// sops-nix's owner/uid/group/gid rules: a name wins; an owner of `null` means the number
+/// (default 0); a group that is absent or `null` (what the Nix module writes when no group is
+/// set) is `gid` when that is non-zero, else the owner's primary group when the owner is a
+/// name, else 0.
 fn principals(
     owner: Option<Option<String>>,
     uid: Option<u32>,
@@ -336,8 +479,7 @@ fn principals(
     };
     let group = match group {
         Some(Some(n)) => Principal::Name(n),
-        Some(None) => Principal::Id(gid.unwrap_or(0)),
-        None => match (gid, &owner) {
+        None | Some(None) => match (gid, &owner) {
             (Some(g), _) if g != 0 => Principal::Id(g),
             (_, Principal::Name(_)) => Principal::OwnersPrimary,
             (g, _) => Principal::Id(g.unwrap_or(0)),
@@ -374,6 +516,12 @@ fn on_failure(s: &str) -> Option<OnFailure> {
 fn units(what: &str, list: Option<Vec<String>>) -> Result<Vec<String>, Error> {
     let list = list.unwrap_or_default();
     for u in &list {
+        if is_template_unit(u) {
+            return Err(Error::config(format!(
+                "{what}: {} is a template unit without an instance (e.g. name@instance.service)",
+                shown(u)
+            )));
+        }
         if !valid_unit(u) {
             return Err(Error::config(format!(
                 "{what}: {} is not a valid unit name",
@@ -382,6 +530,12 @@ fn units(what: &str, list: Option<Vec<String>>) -> Result<Vec<String>, Error> {
         }
     }
     Ok(list)
+}
+
+/// `name@.service`: a template, which systemctl cannot restart.
+pub fn is_template_unit(u: &str) -> bool {
+    u.rsplit_once('.')
+        .is_some_and(|(prefix, _)| prefix.ends_with('@'))
 }
 
 /// systemd unit name grammar: `[A-Za-z0-9:_.\\@-]`, at most 255 bytes, a known type suffix, a
@@ -405,6 +559,7 @@ pub fn valid_unit(u: &str) -> bool {
     };
     u.len() <= 255
         && !prefix.is_empty()
+        && !is_template_unit(u)
         && !u.starts_with('-')
         && !u.starts_with('@')
         && TYPES.contains(&suffix)
@@ -526,6 +681,78 @@ mod tests {
     }
 
     #[test]
+    fn credstore_fields() {
+        let p = plan(
+            r#"{"systemdCreds":"/usr/bin/systemd-creds","secrets":[
+            {"name":"a","sopsFile":"/s.yaml","credstore":"encrypted","owner":"nobody","mode":"0644"},
+            {"name":"b","sopsFile":"/s.yaml","credstore":"encrypted","credstoreKey":"host+tpm2"},
+            {"name":"c","sopsFile":"/s.yaml","credstore":"plain"}]}"#
+        )
+        .unwrap();
+        let a = &p.items[0];
+        assert_eq!(a.rel, "credstore.encrypted/a");
+        assert_eq!(a.credstore, Some(Credstore::Encrypted(CredKey::Auto)));
+        assert_eq!(
+            (a.mode, &a.owner, &a.group),
+            (0o400, &Principal::Id(0), &Principal::Id(0))
+        );
+        assert_eq!(
+            p.items[1].credstore,
+            Some(Credstore::Encrypted(CredKey::HostTpm2))
+        );
+        assert_eq!(p.items[2].rel, "credstore/c");
+        assert_eq!(p.credstore_roots.plain, Path::new("/run/credstore"));
+        assert_eq!(
+            p.credstore_roots.encrypted,
+            Path::new("/run/credstore.encrypted")
+        );
+        assert_eq!(
+            p.systemd_creds.as_deref(),
+            Some(Path::new("/usr/bin/systemd-creds"))
+        );
+        // Errors: exit 6, naming the field.
+        for (json, field) in [
+            (with_secret(r#","credstore":"encrypted""#), "systemdCreds"),
+            (with_secret(r#","credstore":"sealed""#), "credstore"),
+            (with_secret(r#","credstoreKey":"host""#), "credstoreKey"),
+            (with_secret(r#","credstore":"plain","credstoreKey":"host""#), "credstoreKey"),
+            (with_secret(r#","credstore":"plain","path":"/etc/x""#), "path"),
+            (
+                r#"{"systemdCreds":"/x","secrets":[{"name":"a","sopsFile":"/s","credstore":"encrypted","credstoreKey":"tpm"}]}"#.into(),
+                "credstoreKey",
+            ),
+            (
+                r#"{"secrets":[{"name":"d/e","sopsFile":"/s","credstore":"plain"}]}"#.into(),
+                "credential name",
+            ),
+            (
+                r#"{"systemdCreds":"bin/systemd-creds","secrets":[]}"#.into(),
+                "systemdCreds",
+            ),
+            (
+                r#"{"credstoreDir":"run/credstore","secrets":[]}"#.into(),
+                "credstoreDir",
+            ),
+            (
+                r#"{"credstoreDir":"/run/secrets/x","secrets":[]}"#.into(),
+                "credstoreDir",
+            ),
+            (
+                r#"{"credstoreEncryptedDir":"/run","secrets":[]}"#.into(),
+                "credstoreEncryptedDir",
+            ),
+            (
+                r#"{"credstoreEncryptedDir":"/run/credstore","secrets":[]}"#.into(),
+                "credstoreEncryptedDir",
+            ),
+        ] {
+            let e = plan(&json).unwrap_err();
+            assert_eq!(e.exit_code(), 6, "{json}");
+            assert!(e.message.contains(field), "{json}: {}", e.message);
+        }
+    }
+
+    #[test]
     fn bad_fields_are_exit_6() {
         for extra in [
             r#","mode":"0800""#,
@@ -595,27 +822,33 @@ mod tests {
     #[test]
     fn nothing_written_through_the_symlink() {
         for f in ["statusFile", "lockPath", "restartListsDir"] {
-            let j = format!(r#"{{"{f}":"/run/secrets/x"}}"#);
+            let j = format!(r#"{{"secrets":[],"{f}":"/run/secrets/x"}}"#);
             assert_eq!(plan(&j).unwrap_err().exit_code(), 6, "{f}");
         }
     }
 
     #[test]
     fn user_mode_and_systemctl_rules() {
-        assert_eq!(plan(r#"{"userMode":true}"#).unwrap_err().exit_code(), 6);
         assert_eq!(
-            plan(r#"{"restartVia":"systemctl"}"#)
+            plan(r#"{"secrets":[],"userMode":true}"#)
                 .unwrap_err()
                 .exit_code(),
             6
         );
         assert_eq!(
-            plan(r#"{"restartVia":"systemctl","systemctl":"systemctl"}"#)
+            plan(r#"{"secrets":[],"restartVia":"systemctl"}"#)
                 .unwrap_err()
                 .exit_code(),
             6
         );
-        let p = plan(r#"{"restartVia":"systemctl","systemctl":"/bin/systemctl"}"#).unwrap();
+        assert_eq!(
+            plan(r#"{"secrets":[],"restartVia":"systemctl","systemctl":"systemctl"}"#)
+                .unwrap_err()
+                .exit_code(),
+            6
+        );
+        let p = plan(r#"{"secrets":[],"restartVia":"systemctl","systemctl":"/bin/systemctl"}"#)
+            .unwrap();
         assert_eq!(
             p.restart_via,
             RestartVia::Systemctl("/bin/systemctl".into())
@@ -637,5 +870,34 @@ mod tests {
         assert!(!valid_unit("-x.service"));
         assert!(!valid_unit(".service"));
         assert!(!valid_unit("a b.service"));
+        assert!(!valid_unit("a@.service"));
+        assert!(is_template_unit("a@.service"));
+        let e = plan(&with_secret(r#","restartUnits":["a@.service"]"#)).unwrap_err();
+        assert!(
+            e.message.contains("template unit without an instance"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn secrets_list_is_required_and_ids_in_range() {
+        let e = plan(r#"{"secret":[]}"#).unwrap_err();
+        assert_eq!(e.exit_code(), 6);
+        assert!(e.message.contains("secrets: missing"), "{}", e.message);
+        assert!(plan(r#"{"secrets":[]}"#).is_ok());
+        for f in ["uid", "gid"] {
+            let e = plan(&with_secret(&format!(r#","owner":null,"{f}":4294967295"#))).unwrap_err();
+            assert!(e.message.contains("4294967295"), "{}", e.message);
+        }
+        assert!(plan(&with_secret(r#","owner":null,"uid":4294967294"#)).is_ok());
+    }
+
+    #[test]
+    fn group_null_is_the_owners_primary_group() {
+        let p = plan(&with_secret(r#","owner":"someone","group":null"#)).unwrap();
+        assert_eq!(p.items[0].group, Principal::OwnersPrimary);
+        let p = plan(&with_secret(r#","owner":"someone","group":null,"gid":7"#)).unwrap();
+        assert_eq!(p.items[0].group, Principal::Id(7));
     }
 }

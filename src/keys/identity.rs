@@ -5,12 +5,15 @@
 //! yields two identities: the native `ssh-ed25519` one and its ssh-to-age X25519 derivation
 //! (derived in memory only), so files sealed either way open.
 //!
-//! Loading is strict and never interactive: passphrase-protected keys and plugin identities
-//! are errors, never prompts or subprocesses. Parse errors name a line number, never line
-//! content. The functions on [`IdentitySet`] read no environment variable; only
+//! Loading is strict and never interactive: passphrase-protected keys are errors, never
+//! prompts. Plugin identities (`AGE-PLUGIN-<NAME>-1…`) are kept as text; whether and where
+//! their plugin program runs is the set's [`PluginHost`] (none by default; `PATH` for
+//! [`discover`]; the manifest's paths in `install`). Parse errors name a line number, never
+//! line content. The functions on [`IdentitySet`] read no environment variable; only
 //! [`discover`] (workstation commands) consults [`WorkstationEnv`].
 
 use crate::error::{Error, Kind};
+use crate::keys::plugin::{self, fixed::FixedPlugin, tty::TtyCallbacks, PluginHost};
 use crate::keys::{armor, ssh_to_age};
 use std::fmt;
 use std::io::Read;
@@ -34,6 +37,12 @@ struct Entry {
     id: Id,
 }
 
+/// A plugin identity with the label of where it came from.
+struct PluginEntry {
+    label: String,
+    id: age::plugin::Identity,
+}
+
 impl Entry {
     /// The identity as age's trait object.
     fn as_age(&self) -> &dyn age::Identity {
@@ -48,6 +57,8 @@ impl Entry {
 #[derive(Default)]
 pub struct IdentitySet {
     entries: Vec<Entry>,
+    plugins: Vec<PluginEntry>,
+    plugin_host: PluginHost,
     sources: Vec<String>,
     notes: Vec<String>,
 }
@@ -91,11 +102,17 @@ impl IdentitySet {
     /// private key (ed25519 → native + derived, rsa → native). Reads no file and no
     /// environment. Returns how many identities were added; on error nothing is added.
     pub fn add_bytes(&mut self, bytes: &[u8], source: &str) -> Result<usize, Error> {
-        let found = parse_key_bytes(bytes, source).map_err(|e| e.with_file(source))?;
-        let n = found.len();
+        let (found, plugins) = parse_key_bytes(bytes, source).map_err(|e| e.with_file(source))?;
+        let n = found.len().saturating_add(plugins.len());
         self.entries.extend(found);
+        self.plugins.extend(plugins);
         self.sources.push(source.to_string());
         Ok(n)
+    }
+
+    /// Chooses where the programs of plugin identities come from (none until this is called).
+    pub fn set_plugin_host(&mut self, host: PluginHost) {
+        self.plugin_host = host;
     }
 
     /// Adds one X25519 identity (e.g. a freshly generated one, or one built by a caller).
@@ -120,10 +137,21 @@ impl IdentitySet {
     pub fn open_binary(&self, binary: &[u8]) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
         use age::DecryptError as D;
         let decryptor = age::Decryptor::new_buffered(binary).map_err(header_error)?;
-        let reader = match decryptor.decrypt(self.entries.iter().map(Entry::as_age)) {
+        let plugins = self.plugin_identities();
+        let natives = self.entries.iter().map(Entry::as_age);
+        let all = natives.chain(
+            plugins
+                .usable
+                .iter()
+                .map(|b| b.as_ref() as &dyn age::Identity),
+        );
+        let reader = match decryptor.decrypt(all) {
             Ok(reader) => reader,
-            Err(D::NoMatchingKeys) => return Ok(None),
-            Err(e) => return Err(header_error(e)),
+            Err(D::NoMatchingKeys) => match plugins.unusable {
+                Some(e) => return Err(e),
+                None => return Ok(None),
+            },
+            Err(e) => return Err(plugins.explain(e)),
         };
         // The plaintext is never longer than the ciphertext: reserve once, never reallocate
         // (a reallocation would leave an unzeroized copy behind).
@@ -135,6 +163,58 @@ impl IdentitySet {
         Ok(Some(out))
     }
 
+    /// The plugin identities as age identities, grouped per plugin (natives are tried first,
+    /// so a plugin runs only when no file key opened without it).
+    fn plugin_identities(&self) -> PluginIdentities {
+        let mut out = PluginIdentities::default();
+        let mut names: Vec<&str> = self.plugins.iter().map(|p| p.id.plugin()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let ids: Vec<&PluginEntry> = self
+                .plugins
+                .iter()
+                .filter(|p| p.id.plugin() == name)
+                .collect();
+            match &self.plugin_host {
+                PluginHost::Refused => {
+                    out.unusable.get_or_insert_with(|| {
+                        Error::failure(format!(
+                            "plugin identity ({}) cannot be used here",
+                            ids.first().map(|p| p.label.as_str()).unwrap_or(name)
+                        ))
+                    });
+                }
+                PluginHost::Path => {
+                    let plain: Vec<age::plugin::Identity> =
+                        ids.iter().map(|p| p.id.clone()).collect();
+                    match age::plugin::IdentityPluginV1::new(name, &plain, out.tty.clone()) {
+                        Ok(p) => out.usable.push(Box::new(plugin::Serialised(p))),
+                        Err(_) => {
+                            out.unusable
+                                .get_or_insert_with(|| plugin::missing_on_path(name));
+                        }
+                    }
+                }
+                PluginHost::Fixed(paths) => match paths.get(name) {
+                    Some(binary) => {
+                        let lines = ids.iter().map(|p| p.id.to_string()).collect();
+                        out.usable
+                            .push(Box::new(FixedPlugin::new(name, binary, lines)));
+                    }
+                    None => {
+                        out.unusable.get_or_insert_with(|| {
+                            Error::failure(format!(
+                                "no binary for plugin \"{name}\" (the manifest's agePlugins names none)"
+                            ))
+                        });
+                    }
+                },
+            }
+        }
+        out
+    }
+
     /// The sources identities were loaded from, in order, for error messages.
     pub fn sources(&self) -> &[String] {
         &self.sources
@@ -142,7 +222,11 @@ impl IdentitySet {
 
     /// A label per identity, e.g. `~/.ssh/id_ed25519 (ssh-ed25519)`.
     pub fn labels(&self) -> Vec<String> {
-        self.entries.iter().map(|e| e.label.clone()).collect()
+        self.entries
+            .iter()
+            .map(|e| e.label.clone())
+            .chain(self.plugins.iter().map(|p| p.label.clone()))
+            .collect()
     }
 
     /// Warnings collected while discovering (e.g. a default ssh key skipped because it has a
@@ -153,13 +237,54 @@ impl IdentitySet {
 
     /// How many identities the set holds.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len().saturating_add(self.plugins.len())
     }
 
     /// Whether no identity was found at all.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.plugins.is_empty()
     }
+}
+
+/// The plugin side of one decryption: what can run, and why the rest cannot.
+#[derive(Default)]
+struct PluginIdentities {
+    usable: Vec<Box<dyn age::Identity>>,
+    /// The first plugin that cannot run (missing binary, plugins refused), reported when no
+    /// identity opened the file.
+    unusable: Option<Error>,
+    tty: TtyCallbacks,
+}
+
+impl PluginIdentities {
+    /// Our error for an age decryption error, with the plugin's own words and, when a plugin
+    /// asked a question without a terminal, a hint saying so.
+    fn explain(&self, e: age::DecryptError) -> Error {
+        let error = match e {
+            age::DecryptError::Plugin(_) => Error::failure(format!(
+                "plugin: {}",
+                plugin::printable(&e.to_string()).trim()
+            )),
+            age::DecryptError::Io(io) if plugin_failure(&io).is_some() => {
+                Error::failure(plugin_failure(&io).unwrap_or_default())
+            }
+            e => return header_error(e),
+        };
+        if self.tty.lacked_terminal() {
+            error.with_hint(
+                "the plugin asks for input (PIN, touch, confirmation) and there is no terminal",
+            )
+        } else {
+            error
+        }
+    }
+}
+
+/// The message of a plugin run in `install` that gave no file key.
+fn plugin_failure(e: &std::io::Error) -> Option<String> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<plugin::fixed::PluginFailure>())
+        .map(ToString::to_string)
 }
 
 /// Maps an age error from header parsing or key unwrapping to our kinds.
@@ -247,18 +372,19 @@ fn classify(bytes: &[u8]) -> Result<KeyText<'_>, Error> {
     Ok(KeyText::AgeIdentities(text))
 }
 
-/// Parses key material into identities labelled after `source`.
-fn parse_key_bytes(bytes: &[u8], source: &str) -> Result<Vec<Entry>, Error> {
+/// Parses key material into identities (native, plugin) labelled after `source`.
+fn parse_key_bytes(bytes: &[u8], source: &str) -> Result<(Vec<Entry>, Vec<PluginEntry>), Error> {
     match classify(bytes)? {
-        KeyText::SshPrivate(text) => parse_ssh_private(text, source),
+        KeyText::SshPrivate(text) => Ok((parse_ssh_private(text, source)?, Vec::new())),
         KeyText::AgeIdentities(text) => parse_age_identities(text, source),
     }
 }
 
 /// Parses an age identity file: one identity per line, `#` comments and blank lines skipped,
 /// CRLF accepted, leading blank space an error. The whole source fails on any bad line.
-fn parse_age_identities(text: &str, source: &str) -> Result<Vec<Entry>, Error> {
+fn parse_age_identities(text: &str, source: &str) -> Result<(Vec<Entry>, Vec<PluginEntry>), Error> {
     let mut out = Vec::new();
+    let mut plugins = Vec::new();
     for (i, raw) in text.split('\n').enumerate() {
         let n = i.saturating_add(1);
         let line = raw.trim_end();
@@ -268,34 +394,54 @@ fn parse_age_identities(text: &str, source: &str) -> Result<Vec<Entry>, Error> {
         if line.starts_with(char::is_whitespace) {
             return Err(line_error(n, "leading blank space"));
         }
-        let id = parse_age_identity_line(line).map_err(|what| line_error(n, what))?;
-        out.push(Entry {
-            label: source.to_string(),
-            id: Id::X25519(id),
-        });
+        match parse_age_identity_line(line).map_err(|what| line_error(n, what))? {
+            Line::X25519(id) => out.push(Entry {
+                label: source.to_string(),
+                id: Id::X25519(id),
+            }),
+            Line::Plugin(id) => plugins.push(PluginEntry {
+                label: format!("{source} (plugin {})", id.plugin()),
+                id,
+            }),
+        }
     }
-    if out.is_empty() {
+    if out.is_empty() && plugins.is_empty() {
         return Err(Error::failure("no age identity found"));
     }
-    Ok(out)
+    Ok((out, plugins))
 }
 
 /// The `age1…` recipient of the first identity in an age identity file (for `pubkey`).
 pub(crate) fn first_age_recipient(text: &str, source: &str) -> Result<String, Error> {
-    let entries = parse_age_identities(text, source).map_err(|e| e.with_file(source))?;
-    entries
-        .iter()
-        .find_map(|e| match &e.id {
-            Id::X25519(i) => Some(i.to_public().to_string()),
-            Id::Ssh(_) => None,
-        })
-        .ok_or_else(|| Error::failure("no age identity found").with_file(source))
+    let (entries, plugins) = parse_age_identities(text, source).map_err(|e| e.with_file(source))?;
+    let first = entries.iter().find_map(|e| match &e.id {
+        Id::X25519(i) => Some(i.to_public().to_string()),
+        Id::Ssh(_) => None,
+    });
+    match (first, plugins.first()) {
+        (Some(r), _) => Ok(r),
+        (None, Some(p)) => Err(Error::failure(format!(
+            "a plugin identity's recipient is known to its plugin only (ask age-plugin-{})",
+            p.id.plugin()
+        ))
+        .with_file(source)),
+        (None, None) => Err(Error::failure("no age identity found").with_file(source)),
+    }
+}
+
+/// One parsed identity line.
+enum Line {
+    X25519(age::x25519::Identity),
+    Plugin(age::plugin::Identity),
 }
 
 /// One identity line; the error says what is wrong without quoting the line.
-fn parse_age_identity_line(line: &str) -> Result<age::x25519::Identity, &'static str> {
+fn parse_age_identity_line(line: &str) -> Result<Line, &'static str> {
     if line.starts_with("AGE-PLUGIN-") {
-        return Err("plugin identities need --allow-plugins (not supported in this build)");
+        return line
+            .parse::<age::plugin::Identity>()
+            .map(Line::Plugin)
+            .map_err(|_| "invalid plugin identity (AGE-PLUGIN-<NAME>-1…: bad bech32 encoding)");
     }
     if line.starts_with("AGE-SECRET-KEY-PQ-1") {
         return Err("post-quantum identities are not supported in this build");
@@ -304,6 +450,7 @@ fn parse_age_identity_line(line: &str) -> Result<age::x25519::Identity, &'static
         return Err("not an age identity (expected AGE-SECRET-KEY-1…)");
     }
     line.parse::<age::x25519::Identity>()
+        .map(Line::X25519)
         .map_err(|_| "invalid age identity (bad bech32 encoding or length)")
 }
 
@@ -464,6 +611,7 @@ impl WorkstationEnv {
 /// unsupported type) is skipped with a note.
 pub fn discover(explicit: &[PathBuf], env: &WorkstationEnv) -> Result<IdentitySet, Error> {
     let mut set = IdentitySet::new();
+    set.set_plugin_host(PluginHost::Path);
     for path in explicit {
         set.add_file(path)?;
     }
@@ -548,10 +696,55 @@ mod tests {
         assert!(err.message.starts_with("line 2:"), "{}", err.message);
         assert!(!format!("{err:?}").contains(&a[16..30]));
         let err = IdentitySet::parse_text("AGE-PLUGIN-YUBIKEY-1QQQ\n", "k").unwrap_err();
-        assert!(err.message.contains("plugin"));
+        assert!(
+            err.message.contains("invalid plugin identity"),
+            "{}",
+            err.message
+        );
         assert!(IdentitySet::parse_text("# only comments\n", "k").is_err());
         assert!(IdentitySet::parse_text("hello\n", "k").is_err());
         assert!(IdentitySet::parse_text("ssh-ed25519 AAAA\n", "k").is_err());
+    }
+
+    /// A TEST-ONLY identity of tests/age-plugin-hstest (plain mode).
+    const PLUGIN_ID: &str =
+        "AGE-PLUGIN-HSTEST-1QZL7R3SCD4EF6LSG34LQD2L6NYYUC9KJDRWV4WV4L0WKP2UU5L3FK0KEVVS";
+
+    #[test]
+    fn plugin_identities_run_only_where_the_host_allows() {
+        let (a, public) = test_identity();
+        let text = format!("{PLUGIN_ID}\n{a}\n");
+        let mut set = IdentitySet::parse_text(&text, "k").unwrap();
+        assert_eq!(set.len(), 2);
+        assert!(set.labels().contains(&"k (plugin hstest)".to_string()));
+        // A native identity that fits: no plugin needed, whatever the host.
+        let r = crate::keys::recipient::Recipient::parse(&public).unwrap();
+        let armored = r.wrap(&[3u8; 32]).unwrap();
+        assert!(set.unwrap(&armored).unwrap().is_some());
+        // Nothing fits natively: a bare set refuses to run the plugin, saying so.
+        let (_, stranger) = test_identity();
+        let other = crate::keys::recipient::Recipient::parse(&stranger)
+            .unwrap()
+            .wrap(&[3u8; 32])
+            .unwrap();
+        let err = set.unwrap(&other).unwrap_err();
+        assert!(
+            err.message.contains("cannot be used here"),
+            "{}",
+            err.message
+        );
+        // install's host without a binary for the plugin: named in the error.
+        set.set_plugin_host(PluginHost::Fixed(Default::default()));
+        let err = set.unwrap(&other).unwrap_err();
+        assert!(
+            err.message.contains("no binary for plugin \"hstest\""),
+            "{}",
+            err.message
+        );
+        assert!(first_age_recipient(PLUGIN_ID, "k")
+            .unwrap_err()
+            .message
+            .contains("plugin"));
     }
 
     #[test]

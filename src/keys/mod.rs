@@ -1,9 +1,10 @@
 //! Keys: age recipients and identities, ssh host keys (native and through ssh-to-age), the
 //! wrapping of the data key per recipient, Shamir sharing across key groups, and identity
-//! discovery on the workstation (SPEC §1 "Identities on the workstation").
+//! discovery on the workstation, and age plugins (docs/plugins.md).
 
 pub mod armor;
 pub mod identity;
+pub mod plugin;
 pub mod recipient;
 pub mod shamir;
 pub mod ssh_lines;

@@ -2,10 +2,13 @@
 //!
 //! A recipient comes from `--age`, `.sops.yaml` or a file's metadata. We keep the text as given
 //! (sops stores it verbatim, ssh comment included) and a parsed key for wrapping and for
-//! comparing two spellings of one key.
+//! comparing two spellings of one key. Plugin recipients (`age1<name>1…`) wrap through the
+//! `age-plugin-<name>` program found on `PATH` (workstation commands only; see
+//! docs/plugins.md).
 
 use crate::error::Error;
 use crate::keys::armor;
+use crate::keys::plugin::{self, tty::TtyCallbacks};
 use base64::prelude::{Engine, BASE64_STANDARD};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -17,6 +20,8 @@ enum Key {
     X25519(age::x25519::Recipient),
     /// A native age ssh recipient (`ssh-ed25519 …` or `ssh-rsa …`).
     Ssh(age::ssh::Recipient),
+    /// A plugin recipient (`age1<name>1…`), wrapped by `age-plugin-<name>`.
+    Plugin(age::plugin::Recipient),
 }
 
 /// One recipient as written in `.sops.yaml`, `--age` or a file's metadata.
@@ -32,11 +37,9 @@ impl fmt::Debug for Recipient {
     }
 }
 
-/// Message for plugin recipients, which would run external programs.
-const PLUGIN_REFUSED: &str = "plugin recipients need --allow-plugins (not supported in this build)";
-
 impl Recipient {
-    /// Parses `age1…`, `ssh-ed25519 …`, `ssh-rsa …`; plugin and other ssh types are errors.
+    /// Parses `age1…` (X25519 or a plugin's `age1<name>1…`), `ssh-ed25519 …`, `ssh-rsa …`;
+    /// other ssh types and post-quantum recipients are errors. Parsing runs no plugin.
     pub fn parse(s: &str) -> Result<Recipient, Error> {
         let text = s.trim();
         let key = if text.starts_with("age1") {
@@ -63,6 +66,7 @@ impl Recipient {
         match &self.key {
             Key::X25519(r) => r.to_string(),
             Key::Ssh(r) => r.to_string(),
+            Key::Plugin(r) => r.to_string().to_ascii_lowercase(),
         }
     }
 
@@ -70,7 +74,7 @@ impl Recipient {
     /// wire-format public key (it lets `audit` match ssh stanzas to keys).
     pub fn ssh_tag(&self) -> Option<[u8; 4]> {
         let wire = match &self.key {
-            Key::X25519(_) => return None,
+            Key::X25519(_) | Key::Plugin(_) => return None,
             Key::Ssh(age::ssh::Recipient::SshEd25519(wire, _))
             | Key::Ssh(age::ssh::Recipient::SshRsa(wire, _)) => wire,
         };
@@ -85,6 +89,14 @@ impl Recipient {
         matches!(self.key, Key::Ssh(_))
     }
 
+    /// For a plugin recipient, the plugin's name (`yubikey` for `age1yubikey1…`).
+    pub fn plugin_name(&self) -> Option<&str> {
+        match &self.key {
+            Key::Plugin(r) => Some(r.plugin()),
+            _ => None,
+        }
+    }
+
     /// Encrypts `payload` (a data key or Shamir share) to this recipient as a canonical
     /// armored age file in the shape sops writes (BEGIN line, 64-column base64, END line,
     /// final newline). Unlike Go age, the age crate adds one random "grease" stanza, which
@@ -93,14 +105,31 @@ impl Recipient {
         let binary = encrypt_binary(payload, std::iter::once(self))?;
         Ok(armor::encode(&binary))
     }
+}
 
-    /// The age recipient, for building an encryptor.
-    pub(crate) fn as_age(&self) -> &dyn age::Recipient {
-        match &self.key {
-            Key::X25519(r) => r,
-            Key::Ssh(r) => r,
+/// The age recipients for `recipients`: natives as they are, plugin recipients grouped into
+/// one `age-plugin-<name>` run per plugin (found on `PATH`, prompting on `/dev/tty`).
+fn age_recipients<'a>(
+    recipients: impl Iterator<Item = &'a Recipient>,
+) -> Result<Vec<Box<dyn age::Recipient + 'a>>, Error> {
+    let mut out: Vec<Box<dyn age::Recipient + 'a>> = Vec::new();
+    let mut plugins: Vec<age::plugin::Recipient> = Vec::new();
+    for r in recipients {
+        match &r.key {
+            Key::X25519(k) => out.push(Box::new(k.clone())),
+            Key::Ssh(k) => out.push(Box::new(k.clone())),
+            Key::Plugin(k) => plugins.push(k.clone()),
         }
     }
+    let mut names: Vec<&str> = plugins.iter().map(|p| p.plugin()).collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let p = age::plugin::RecipientPluginV1::new(name, &plugins, &[], TtyCallbacks::new())
+            .map_err(|_| plugin::missing_on_path(name))?;
+        out.push(Box::new(plugin::Serialised(p)));
+    }
+    Ok(out)
 }
 
 /// Encrypts `payload` to all `recipients` as one binary age file.
@@ -109,8 +138,10 @@ pub(crate) fn encrypt_binary<'a>(
     recipients: impl Iterator<Item = &'a Recipient>,
 ) -> Result<Vec<u8>, Error> {
     use std::io::Write;
-    let encryptor = age::Encryptor::with_recipients(recipients.map(Recipient::as_age))
-        .map_err(|_| Error::failure("age: cannot encrypt to this set of recipients"))?;
+    let boxed = age_recipients(recipients)?;
+    let encryptor =
+        age::Encryptor::with_recipients(boxed.iter().map(|b| b.as_ref() as &dyn age::Recipient))
+            .map_err(encrypt_error)?;
     let mut out = Vec::with_capacity(payload.len().saturating_add(512));
     let write_failed = |_| Error::failure("age: encryption failed");
     let mut writer = encryptor.wrap_output(&mut out).map_err(write_failed)?;
@@ -119,7 +150,18 @@ pub(crate) fn encrypt_binary<'a>(
     Ok(out)
 }
 
-/// `age1…`: X25519, or a refused plugin / post-quantum recipient.
+/// Our error for an age encryption error; a plugin's own words are kept (made printable).
+fn encrypt_error(e: age::EncryptError) -> Error {
+    match e {
+        age::EncryptError::Plugin(_) => Error::failure(format!(
+            "plugin: {}",
+            plugin::printable(&e.to_string()).trim()
+        )),
+        _ => Error::failure("age: cannot encrypt to this set of recipients"),
+    }
+}
+
+/// `age1…`: X25519, a plugin's `age1<name>1…`, or a refused post-quantum recipient.
 fn parse_age(text: &str) -> Result<Key, Error> {
     // The bech32 separator is the last '1'; the data part never contains '1'. A plain X25519
     // recipient therefore has exactly one '1' (the one after "age"); more means the prefix
@@ -130,7 +172,12 @@ fn parse_age(text: &str) -> Result<Key, Error> {
                 "post-quantum (age1pq1…) recipients are not supported in this build",
             ));
         }
-        return Err(Error::failure(PLUGIN_REFUSED));
+        return text
+            .parse::<age::plugin::Recipient>()
+            .map(Key::Plugin)
+            .map_err(|_| {
+                Error::failure("invalid plugin recipient (age1<name>1…): bad bech32 encoding")
+            });
     }
     text.parse::<age::x25519::Recipient>()
         .map(Key::X25519)
@@ -260,9 +307,13 @@ mod tests {
     }
 
     #[test]
-    fn refuses_plugins_secrets_and_other_types() {
+    fn refuses_bad_plugins_secrets_and_other_types() {
         let e = Recipient::parse("age1yubikey1qwerty").unwrap_err();
-        assert_eq!(e.message, PLUGIN_REFUSED);
+        assert!(
+            e.message.contains("invalid plugin recipient"),
+            "{}",
+            e.message
+        );
         assert_eq!(e.exit_code(), 1);
         assert!(Recipient::parse("age1pq1abc").is_err());
         let e = Recipient::parse("ecdsa-sha2-nistp256 AAAAE2VjZHNh").unwrap_err();
@@ -274,6 +325,20 @@ mod tests {
         assert!(Recipient::parse("age1qqqq").is_err());
         assert!(Recipient::parse("ssh-ed25519").is_err());
         assert!(Recipient::parse(&format!("{ED}AAAA")).is_err());
+    }
+
+    #[test]
+    fn plugin_recipients_parse_without_running_anything() {
+        // A recipient of the test plugin (tests/age-plugin-hstest).
+        let text = "age1hstest1znr2eucm3cr62ucy68ym5zjg9ndt2kppkwhj8v96qk8fxy22gu8qmcjr0y";
+        let r = Recipient::parse(&format!(" {text}\n")).unwrap();
+        assert_eq!(r.plugin_name(), Some("hstest"));
+        assert_eq!(r.normalized(), text);
+        assert_eq!(r.as_str(), text);
+        let typo = format!("{}x", &text[..text.len() - 1]);
+        assert!(Recipient::parse(&typo).is_err());
+        assert!(!r.is_ssh() && r.ssh_tag().is_none());
+        assert!(Recipient::parse(AGE).unwrap().plugin_name().is_none());
     }
 
     #[test]

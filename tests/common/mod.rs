@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod host;
+
 /// The real `sops` binary: `$HOSTSEAL_SOPS`, else the virtualenv `.ci/run` makes.
 pub fn sops_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("HOSTSEAL_SOPS") {
@@ -81,4 +83,28 @@ pub fn peer(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/peers")
         .join(name)
+}
+
+/// A fresh 0755 directory under `target/` for tests of `install`: files root reads at activation
+/// must sit in directories only root can write, which `/tmp` (sticky, world-writable) is not.
+pub fn trusted_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trusted");
+    std::fs::create_dir_all(&base).unwrap();
+    let t = tempfile::tempdir_in(&base).unwrap();
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    t
+}
+
+/// A 0400 copy of a private key in `dir`: `install` refuses identity files others can read.
+pub fn private_copy(src: &Path, dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dst = dir.join(format!(
+        "private-{}",
+        src.file_name().unwrap().to_string_lossy()
+    ));
+    let _ = std::fs::remove_file(&dst);
+    std::fs::copy(src, &dst).unwrap();
+    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o400)).unwrap();
+    dst
 }

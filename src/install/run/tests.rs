@@ -13,7 +13,7 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
-        let t = tempfile::tempdir().unwrap();
+        let t = crate::install::trust::test_support::trusted_tmp();
         std::fs::create_dir(t.path().join("src")).unwrap();
         Env { t }
     }
