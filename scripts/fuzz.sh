@@ -27,11 +27,13 @@
 #    -Ccodegen-units=1, -Cllvm-args=-simplifycfg-branch-fold-threshold=0 and
 #    -sanitizer-coverage-stack-depth).
 #
-# Each target runs from its committed corpus (fuzz/corpus/<target>, new inputs are added to it:
-# commit them) seeded from tests/fixtures. Results go to the table in fuzz/README.md (execs,
-# exec/s, corpus size, crashes). A crash's input is copied to tests/fixtures/fuzz/<target>/,
-# which makes `cargo test --test regressions` replay it: that is the regression test. Fix the
-# code, never the input.
+# Each target runs from a working corpus under target/fuzz-corpus/<target> (never committed; it
+# grows from run to run and `cargo clean` drops it). An empty one is seeded from the store
+# fixtures and from tests/fixtures/fuzz/<target>/ (the committed seeds `seed-*` and every saved
+# finding); those are copied in before every run. Override the place with FUZZ_CORPUS_DIR.
+# Results go to the table in fuzz/README.md (execs, exec/s, corpus size, crashes). A crash's
+# input is copied to tests/fixtures/fuzz/<target>/, which makes `cargo test --test regressions`
+# replay it: that is the regression test. Fix the code, never the input.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -64,10 +66,15 @@ bin_dir="$root/fuzz/target/$host/release"
 
 # Seeds: the store fixtures for the store targets; for targets whose first byte selects a store
 # (parse_sealed, roundtrip) or a reader (identity), the selector byte is prepended.
+corpus_root="${FUZZ_CORPUS_DIR:-target/fuzz-corpus}"
 seed() {
-    local t=$1 dir="fuzz/corpus/$1"
+    local t=$1 dir="$corpus_root/$1"
     mkdir -p "$dir"
-    [ -z "$(ls -A "$dir")" ] || return 0
+    # Committed seeds and saved findings are seeds too (copied every run: cheap, and a new
+    # finding saved by hand reaches the next run).
+    if [ -d "tests/fixtures/fuzz/$t" ]; then cp tests/fixtures/fuzz/"$t"/* "$dir/" 2>/dev/null || true; fi
+    [ ! -e "$corpus_root/.$t.seeded" ] || return 0
+    touch "$corpus_root/.$t.seeded"
     local f
     case $t in
         parse_json) for f in tests/fixtures/stores/*.json tests/fixtures/interop/*.json; do cp "$f" "$dir/"; done ;;
@@ -76,7 +83,7 @@ seed() {
         parse_ini) for f in tests/fixtures/stores/*.ini tests/fixtures/interop/*.ini; do cp "$f" "$dir/"; done ;;
         roundtrip|parse_sealed)
             local i=0 sel
-            for f in tests/fixtures/stores/* tests/fixtures/interop/* "$root"/../shared/peers/sops-nix/*.{yaml,json,env,ini}; do
+            for f in tests/fixtures/stores/* tests/fixtures/interop/* tests/fixtures/peers/sops-nix/*.{yaml,json,env,ini}; do
                 [ -f "$f" ] || continue
                 case $f in *.json) sel='\x00' ;; *.yaml) sel='\x01' ;; *.env) sel='\x02' ;; *.ini) sel='\x03' ;; *) continue ;; esac
                 { printf "$sel"; cat "$f"; } > "$dir/seed-$i"; i=$((i + 1))
@@ -89,8 +96,6 @@ seed() {
             age-keygen 2>/dev/null | { printf '\x00'; cat; } > "$dir/age-identity" || true
             printf '\x01-----BEGIN AGE ENCRYPTED FILE-----\nYWdlLWVuY3J5cHRpb24ub3JnL3YxCi0+IFgyNTUxOSBhYmMKZGVmCi0tLSBnaGkKAA==\n-----END AGE ENCRYPTED FILE-----\n' > "$dir/armor" ;;
     esac
-    # Saved regression inputs are seeds too.
-    if [ -d "tests/fixtures/fuzz/$t" ]; then cp tests/fixtures/fuzz/"$t"/* "$dir/" 2>/dev/null || true; fi
 }
 
 results=()
@@ -105,7 +110,7 @@ for t in "${targets[@]}"; do
     runs=()
     [ -z "${FUZZ_RUNS:-}" ] || runs=(-runs="$FUZZ_RUNS")
     started=$(date +%s)
-    nice -n 19 "$bin_dir/$t" "fuzz/corpus/$t" -max_total_time="$seconds" "${runs[@]}" -print_final_stats=1 \
+    nice -n 19 "$bin_dir/$t" "$corpus_root/$t" -max_total_time="$seconds" "${runs[@]}" -print_final_stats=1 \
         -rss_limit_mb=2048 -timeout=10 -max_len=65536 \
         -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1
     rc=$?
@@ -113,7 +118,7 @@ for t in "${targets[@]}"; do
     execs=$(awk '/stat::number_of_executed_units/ {s += $2} END {print s + 0}' "$log")
     took=$(( $(date +%s) - started ))
     rate=$(( execs / (took > 0 ? took : 1) ))
-    corpus=$(ls -A "fuzz/corpus/$t" | wc -l)
+    corpus=$(ls "$corpus_root/$t" | wc -l)
     crashes=0
     for a in fuzz/artifacts/"$t"/{crash,leak,timeout,oom}-*; do
         [ -f "$a" ] || continue

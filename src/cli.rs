@@ -46,6 +46,11 @@ pub enum Command {
     Status(StatusArgs),
     /// List sealed files' recipients and whether they match the rules.
     Audit(AuditArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(CompletionsArgs),
+    /// Write one man page per command into a directory (for packagers; docs/install.md).
+    #[command(hide = true)]
+    Man(ManArgs),
 }
 
 /// Options choosing which leaves are encrypted (at most one).
@@ -314,6 +319,22 @@ pub struct AuditArgs {
     pub paths: Vec<PathBuf>,
 }
 
+/// `hostseal completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to write the completion script for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `hostseal man` (hidden: a packaging step, not a user command).
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Directory to write the pages into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+}
+
 /// Runs a parsed command line; returns the exit code for success paths (0, or 7 for a
 /// partial install), or the error to report.
 pub fn dispatch(cli: Cli) -> Result<u8, Error> {
@@ -332,5 +353,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, Error> {
         Command::Hook(a) => c::hook::run(&a),
         Command::Tunnel(a) => c::tunnel::run(&a),
         Command::Audit(a) => c::audit::run(&a),
+        Command::Completions(a) => c::generate::completions(&a),
+        Command::Man(a) => c::generate::man_pages(&a),
     }
 }

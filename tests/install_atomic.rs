@@ -23,7 +23,7 @@ const OWNER: u32 = 4242;
 
 /// Item `i`'s final owner/group and mode.
 fn expected(i: usize) -> (u32, u32, u32) {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         (OWNER, OWNER, 0o440)
     } else {
         (0, OWNER, 0o040)

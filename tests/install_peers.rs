@@ -1,5 +1,5 @@
-//! The sops-nix and agenix peer scenarios (`../shared/peers/*/README.md`), installed by the
-//! binary from the peers' own sealed files and keys.
+//! The sops-nix and agenix peer scenarios, installed by the binary from the peers' own sealed
+//! files and keys (vendored with their licences under `tests/fixtures/peers/`).
 mod common;
 
 use serde_json::{json, Value};

@@ -44,7 +44,7 @@ fn git(root: &Path, args: &[&str]) {
 
 /// Path of file `i`: 50 files a directory.
 fn rel(i: usize) -> String {
-    let ext = if i % 2 == 0 { "yaml" } else { "json" };
+    let ext = if i.is_multiple_of(2) { "yaml" } else { "json" };
     format!("secrets/d{:02}/f{i:04}.{ext}", i / 50)
 }
 

@@ -6,6 +6,7 @@ pub mod check;
 pub mod decrypt;
 pub mod edit;
 pub mod encrypt;
+pub mod generate;
 pub mod hook;
 pub mod io;
 pub mod keys;

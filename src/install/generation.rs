@@ -4,7 +4,7 @@
 
 use super::fs;
 use nix::errno::Errno;
-use nix::fcntl::{readlinkat, renameat, renameat2, RenameFlags};
+use nix::fcntl::{readlinkat, renameat};
 use nix::sys::stat::{fchmod, Mode, SFlag};
 use nix::unistd::{symlinkat, unlinkat, UnlinkatFlags};
 use std::os::fd::{AsFd, OwnedFd};
@@ -148,13 +148,16 @@ impl Staging {
     pub fn commit<Fd: AsFd>(self, mount: Fd, n: u64) -> Result<(), Errno> {
         let mount = mount.as_fd();
         fchmod(&self.dir, Mode::from_bits_truncate(0o751))?;
-        renameat2(
+        // rustix makes the renameat2 system call itself: nix offers it only with glibc, and
+        // the static musl build (docs/install.md) must keep "never replace".
+        rustix::fs::renameat_with(
             mount,
             self.name.as_str(),
             mount,
             n.to_string().as_str(),
-            RenameFlags::RENAME_NOREPLACE,
+            rustix::fs::RenameFlags::NOREPLACE,
         )
+        .map_err(|e| Errno::from_raw(e.raw_os_error()))
     }
 }
 

@@ -109,11 +109,12 @@ fn verify_mounted(
 }
 
 /// Whether the file system of `fd` is ramfs or tmpfs.
-#[allow(clippy::useless_conversion)] // `f_type` is i64 on x86_64 glibc, narrower elsewhere
+/// `f_type` is i64 on x86_64 glibc, u64 on musl and narrower elsewhere: compare the low 32 bits.
+#[allow(clippy::unnecessary_cast)]
 pub fn is_ram_fs(fd: &OwnedFd) -> bool {
     fstatfs(fd).is_ok_and(|s| {
         let t = s.filesystem_type();
-        t == TMPFS_MAGIC || i64::from(t.0) == RAMFS_MAGIC
+        t == TMPFS_MAGIC || (t.0 as u64 & 0xffff_ffff) == RAMFS_MAGIC as u64
     })
 }
 

@@ -78,11 +78,10 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Path of a file under `../shared/peers` (sops-nix's and agenix's test data).
+/// Path of a file of sops-nix's or agenix's own test data, vendored unchanged under
+/// `tests/fixtures/peers/` (see each directory's `PROVENANCE.md`).
 pub fn peer(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/peers")
-        .join(name)
+    fixture("peers").join(name)
 }
 
 /// A fresh 0755 directory under `target/` for tests of `install`: files root reads at activation
