@@ -86,6 +86,8 @@
             "nix_eval"
             "--test"
             "nix_module"
+            "--test"
+            "nix_credstore"
           ];
           nativeCheckInputs = (old.nativeCheckInputs or [ ]) ++ [
             pkgs.nix

@@ -30,6 +30,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("extract_path", extract_path),
     ("roundtrip", roundtrip),
     ("manifest", manifest),
+    ("open_sealed", open_sealed),
+    ("sealed_roundtrip", sealed_roundtrip),
 ];
 
 /// The stores a leading selector byte picks from (sealed-file target).
@@ -183,30 +185,52 @@ pub fn roundtrip(data: &[u8]) {
         // (finding 9), so a cycle counts as settled: what matters is that values never change.
         // Several such YAML comments at different depths keep moving with a long period
         // (finding 10): for YAML only the values are checked, over a few rounds.
-        let rounds = if format == Format::Ini {
-            input.len() + 2
-        } else {
-            6
-        };
-        let mut current = again;
-        let mut seen = vec![bytes];
-        for _ in 0..rounds {
-            let mut values = current.clone();
-            strip_comments(&mut values);
-            assert!(same_tree(&tree, &values), "round trip changed the values");
-            let next_bytes = format
-                .emit_plain(&current, &EmitOptions::default())
-                .expect("emits again");
-            if seen.contains(&next_bytes) {
-                return;
-            }
-            current = format.parse_plain(&next_bytes).expect("parses again");
-            seen.push(next_bytes);
-        }
-        assert!(format == Format::Yaml, "comments do not settle");
+        settle(
+            format,
+            input.len(),
+            &tree,
+            again,
+            bytes,
+            &|t| format.emit_plain(t, &EmitOptions::default()).ok(),
+            &|b| format.parse_plain(b).ok(),
+        );
         return;
     }
     assert!(same_tree(&tree, &again), "round trip changed the tree");
+}
+
+/// Emits and parses again until the output repeats: the values (`tree`, comments stripped)
+/// must survive every round; INI output must settle within as many rounds as the input has
+/// bytes; for YAML only the values are checked, over six rounds (see [`roundtrip`]).
+fn settle(
+    format: Format,
+    input_len: usize,
+    tree: &Tree,
+    again: Tree,
+    bytes: Vec<u8>,
+    emit: &dyn Fn(&Tree) -> Option<Vec<u8>>,
+    parse: &dyn Fn(&[u8]) -> Option<Tree>,
+) {
+    let rounds = if format == Format::Ini {
+        input_len + 2
+    } else {
+        6
+    };
+    let mut current = again;
+    let mut seen = vec![bytes];
+    for _ in 0..rounds {
+        let mut values = current.duplicate();
+        strip_comments(&mut values);
+        integral_floats_to_ints(&mut values);
+        assert!(same_tree(tree, &values), "round trip changed the values");
+        let next_bytes = emit(&current).expect("emits again");
+        if seen.contains(&next_bytes) {
+            return;
+        }
+        current = parse(&next_bytes).expect("parses again");
+        seen.push(next_bytes);
+    }
+    assert!(format == Format::Yaml, "comments do not settle");
 }
 
 /// Removes every comment: mapping items, sequence items, at any depth.
@@ -303,4 +327,80 @@ pub fn manifest(data: &[u8]) {
         return;
     };
     let _ = hostseal::install::validate::validate(raw, &defaults, false);
+}
+
+/// The published test key the `open_sealed` seeds are sealed to (a fixture, not a secret).
+const FIXTURE_KEY: &str = include_str!("../tests/fixtures/keys/fuzz-fixture.agekey");
+
+/// The fixture identity, parsed once.
+fn fixture_ids() -> &'static IdentitySet {
+    static IDS: std::sync::OnceLock<IdentitySet> = std::sync::OnceLock::new();
+    IDS.get_or_init(|| IdentitySet::parse_text(FIXTURE_KEY, "fuzz fixture").expect("fixture key"))
+}
+
+/// A sealed file opened with a real key: metadata, the data key unwrapped from an age stanza
+/// (or combined from Shamir shares), every value through AES-GCM, the MAC checked. What opens
+/// emits as plaintext, re-seals under the same key, and the re-sealed file opens to the same
+/// tree. First byte = store.
+pub fn open_sealed(data: &[u8]) {
+    let Some((format, input)) = select(data, &SEALED) else {
+        return;
+    };
+    let Ok(opened) = hostseal::sops::open(input, format, fixture_ids()) else {
+        return;
+    };
+    let _ = opened.emit(format, &EmitOptions::default());
+    // A tree some store accepts but cannot write back is an error, not a finding.
+    let Ok(resealed) = opened.reseal(&opened.tree, format, &EmitOptions::default()) else {
+        return;
+    };
+    let again = hostseal::sops::open(&resealed, format, fixture_ids()).expect("re-sealed opens");
+    assert!(
+        same_tree(&opened.tree, &again.tree),
+        "re-sealing changed the plaintext"
+    );
+}
+
+/// A sealed file parsed and emitted again without a key: the output is a fixed point (parsing
+/// and emitting it reproduces it byte for byte) and holds the same tree; for INI and YAML,
+/// whose comments sops normalises, the values must survive and the output settle, as in
+/// [`roundtrip`]. Files written by sops or hostseal are fixed points already (see
+/// `tests/sealed_roundtrip.rs`). First byte = store.
+pub fn sealed_roundtrip(data: &[u8]) {
+    let Some((format, input)) = select(data, &SEALED) else {
+        return;
+    };
+    let Ok(mut tree) = format.parse_sealed(input) else {
+        return;
+    };
+    let opts = EmitOptions::default();
+    let Ok(once) = format.emit_sealed(&tree, &opts) else {
+        return;
+    };
+    let mut back = format
+        .parse_sealed(&once)
+        .expect("emitted sealed file parses");
+    // An integral float in clear text is written as Go writes it and reads back as an integer,
+    // as with sops (see `roundtrip`).
+    integral_floats_to_ints(&mut tree);
+    if matches!(format, Format::Ini | Format::Yaml) {
+        // Comments are normalised as in `roundtrip` (fuzz findings 2, 6-10): the values and
+        // the metadata must survive, the output must settle.
+        let mut values = tree;
+        strip_comments(&mut values);
+        settle(
+            format,
+            input.len(),
+            &values,
+            back,
+            once,
+            &|t| format.emit_sealed(t, &opts).ok(),
+            &|b| format.parse_sealed(b).ok(),
+        );
+        return;
+    }
+    let twice = format.emit_sealed(&back, &opts).expect("emits again");
+    integral_floats_to_ints(&mut back);
+    assert!(same_tree(&tree, &back), "emit changed the sealed tree");
+    assert!(once == twice, "emit(parse(emit(x))) differs from emit(x)");
 }

@@ -74,6 +74,42 @@ let
         symlinkPath = get settings "symlinkPath" defaults.symlinkPath;
       };
 
+  # ---- systemd credentials (docs/credstore.md) ------------------------------------------------
+
+  # Where the installer puts credentials (the directories systemd searches); the installer's
+  # defaults of `credstoreDir` / `credstoreEncryptedDir`.
+  credstoreDirs = {
+    plain = "/run/credstore";
+    encrypted = "/run/credstore.encrypted";
+  };
+
+  credstoreKinds = [
+    "plain"
+    "encrypted"
+  ];
+
+  credstoreKeys = [
+    "auto"
+    "host"
+    "tpm2"
+    "host+tpm2"
+  ];
+
+  # Where a credential named `name` of this kind lands.
+  credstorePath = kind: name: "${credstoreDirs.${kind}}/${name}";
+
+  # The unit setting that hands a credential to a service under the id `name`: the id is the
+  # credential's file name in `$CREDENTIALS_DIRECTORY`, and for an encrypted credential it must
+  # be the name it was sealed with (`systemd-creds encrypt --name=`; systemd refuses another).
+  # The path is explicit (every systemd with credentials accepts it; the search by name alone
+  # needs systemd 254).
+  credentialSetting =
+    kind: name:
+    if kind == "encrypted" then
+      { LoadCredentialEncrypted = [ "${name}:${credstorePath kind name}" ]; }
+    else
+      { LoadCredential = [ "${name}:${credstorePath kind name}" ]; };
+
   # ---- tunnels ------------------------------------------------------------------------------
 
   # Which file layout the cloudflared module of a nixpkgs release needs: since 25.05 the service
@@ -98,8 +134,13 @@ let
   tunnelUnit = tunnel: "cloudflared-tunnel-${tunnel}.service";
 
   # The secret holding a tunnel's credentials JSON (or its token with `tokenFile = true`).
+  # As a credential (`credstore`) the name is also the credential's name, which has no `/`.
   tunnelSecretName =
-    tunnel: t: if get t "tokenFile" false then "cloudflared/${tunnel}.token" else "cloudflared/${tunnel}.json";
+    tunnel: t:
+    let
+      ext = if get t "tokenFile" false then "token" else "json";
+    in
+    if get t "credstore" null != null then "cloudflared-tunnel-${tunnel}.${ext}" else "cloudflared/${tunnel}.${ext}";
 
   tunnelCertName = tunnel: "cloudflared/${tunnel}-cert.pem";
 
@@ -114,6 +155,18 @@ let
       tunnelLayouts.${layout}
         or (throw "hostseal.tunnels.\"${tunnel}\".layout = \"${toString layout}\": expected \"loadCredential\" or \"legacyUser\"");
 
+  # A tunnel delivered as a systemd credential: its secret's `credstore` fields.
+  credstoreOfTunnel =
+    t:
+    let
+      kind = get t "credstore" null;
+    in
+    if kind == null then
+      { }
+    else
+      { credstore = kind; }
+      // (if kind == "encrypted" then { credstoreKey = get t "credstoreKey" "auto"; } else { });
+
   # The secrets one tunnel needs: its credentials (or token), and the optional account cert.
   secretsOfTunnel =
     tunnel: t:
@@ -126,7 +179,7 @@ let
     [
       {
         name = tunnelSecretName tunnel t;
-        value = own // {
+        value = own // credstoreOfTunnel t // {
           sopsFile =
             get t "sopsFile" (throw "hostseal.tunnels.\"${tunnel}\".sopsFile is not set");
           format = get t "format" (if tokenFile then "binary" else "json");
@@ -165,10 +218,19 @@ let
     builtins.mapAttrs (
       tunnel: t:
       (
-        if get t "tokenFile" false then
-          { tokenFile = "${link}/${tunnelSecretName tunnel t}"; }
+        let
+          kind = get t "credstore" null;
+          name = tunnelSecretName tunnel t;
+          file = if kind == null then "${link}/${name}" else credstorePath kind name;
+        in
+        # encrypted: neither (LoadCredential would hand cloudflared the ciphertext); the unit
+        # gets LoadCredentialEncrypted instead (tunnelUnitSettings).
+        if kind == "encrypted" then
+          { }
+        else if get t "tokenFile" false then
+          { tokenFile = file; }
         else
-          { credentialsFile = "${link}/${tunnelSecretName tunnel t}"; }
+          { credentialsFile = file; }
       )
       // (
         if get t "certificateSopsFile" null == null then
@@ -178,6 +240,45 @@ let
       )
     ) tunnels;
 
+
+  # What the module adds to `systemd.services."cloudflared-tunnel-<tunnel>"` for tunnels
+  # delivered as encrypted credentials. nixpkgs' cloudflared.nix loads `credentials.json` with
+  # LoadCredential; an encrypted credential must keep the id it was sealed with, so the unit
+  # gets `LoadCredentialEncrypted=<name>:/run/credstore.encrypted/<name>` and cloudflared reads
+  # `%d/<name>`: credentials through `TUNNEL_CRED_FILE` (the environment form of
+  # `--credentials-file`, which wins over the config file's `credentials-file`, as nixpkgs
+  # already passes `TUNNEL_ORIGIN_CERT=%d/cert.pem`), a token through nixpkgs' own token
+  # command line with the other file name. `cloudflared` is the binary's path.
+  tunnelUnitSettings =
+    cloudflared: tunnels:
+    listToAttrs (
+      concatMap (
+        tunnel:
+        let
+          t = tunnels.${tunnel};
+          name = tunnelSecretName tunnel t;
+        in
+        if get t "credstore" null != "encrypted" then
+          [ ]
+        else
+          [
+            {
+              name = "cloudflared-tunnel-${tunnel}";
+              value =
+                if get t "tokenFile" false then
+                  {
+                    serviceConfig = credentialSetting "encrypted" name;
+                    execStart = ''${cloudflared} tunnel run --token-file "$CREDENTIALS_DIRECTORY/${name}"'';
+                  }
+                else
+                  {
+                    serviceConfig = credentialSetting "encrypted" name;
+                    environment.TUNNEL_CRED_FILE = "%d/${name}";
+                  };
+            }
+          ]
+      ) (attrNames tunnels)
+    );
 
   # ---- activation path ------------------------------------------------------------------------
 
@@ -440,18 +541,33 @@ let
       defaultKey =
         if elem format keyedFormats then get settings "defaultSopsKey" name else defaults.secret.key;
       credentialFor = get spec "credentialFor" [ ];
+      credstore = get spec "credstore" null;
     in
     {
       inherit name format;
       key = get spec "key" defaultKey;
-      path = get spec "path" "${link}/${name}";
       sopsFile = sopsFileOf settings name spec;
-      mode = get spec "mode" defaults.secret.mode;
       restartUnits = unique (get spec "restartUnits" defaults.secret.restartUnits ++ credentialFor);
       reloadUnits = get spec "reloadUnits" defaults.secret.reloadUnits;
       onFailure = get spec "onFailure" defaults.secret.onFailure;
     }
-    // ownership settings spec
+    # A credential has no path (systemd finds it by name) and is always root:root 0400.
+    // (
+      if credstore == null then
+        {
+          path = get spec "path" "${link}/${name}";
+          mode = get spec "mode" defaults.secret.mode;
+        }
+        // ownership settings spec
+      else
+        {
+          inherit credstore;
+          owner = "root";
+          group = "root";
+          mode = "0400";
+        }
+        // (if credstore == "encrypted" then { credstoreKey = get spec "credstoreKey" "auto"; } else { })
+    )
     // (if isSet spec "entry" then { inherit (spec) entry; } else { })
     // (if isSet spec "validate" then { inherit (spec) validate; } else { });
 
@@ -527,6 +643,16 @@ let
       agePlugins = top "agePlugins";
       logging = top "logging";
     }
+    # systemd-creds seals the encrypted credentials (only needed, and only written, with one).
+    // (
+      if
+        isSet settings "systemdCreds"
+        && builtins.any (s: (s.credstore or null) == "encrypted") secretList
+      then
+        { inherit (settings) systemdCreds; }
+      else
+        { }
+    )
     // (if isSet settings "restartVia" then { inherit (settings) restartVia; } else { })
     // (if isSet settings "systemctl" then { inherit (settings) systemctl; } else { });
 
@@ -637,7 +763,67 @@ let
         [ "${what}: credentialFor cannot be combined with neededForUsers" ]
       else
         [ ]
-    );
+    )
+    ++ credstoreProblems what name spec;
+
+  # A secret delivered as a systemd credential is root:root 0400 at systemd's own path, named
+  # as a credential, and installed by the regular installer only.
+  credstoreProblems =
+    what: name: spec:
+    let
+      kind = get spec "credstore" null;
+      key = get spec "credstoreKey" "auto";
+      notRoot =
+        field: idField:
+        let
+          v = get spec field null;
+          i = get spec idField null;
+        in
+        (v != null && v != "root" && v != "0") || (i != null && i != 0);
+      mode = get spec "mode" "0400";
+      path = get spec "path" null;
+    in
+    if kind == null then
+      (if key != "auto" then [ "${what}.credstoreKey = ${quote key}: only with credstore = \"encrypted\"" ] else [ ])
+    else if !(elem kind credstoreKinds) then
+      [ "${what}.credstore = ${quote kind}: expected \"plain\" or \"encrypted\"" ]
+    else
+      (
+        if notRoot "owner" "uid" || notRoot "group" "gid" || (mode != "0400" && mode != "400") then
+          [ "${what}: a credstore secret is always root:root 0400 (systemd reads it as root and hands it to the unit's user): remove owner, uid, group, gid and mode" ]
+        else
+          [ ]
+      )
+      ++ (
+        if path != null && path != credstorePath kind name then
+          [ "${what}.path = ${quote path}: a credstore secret has no custom path; systemd finds it as ${credstorePath kind name}" ]
+        else
+          [ ]
+      )
+      ++ (
+        if get spec "neededForUsers" false then
+          [ "${what}: credstore cannot be combined with neededForUsers (both installs would manage ${credstoreDirs.${kind}})" ]
+        else
+          [ ]
+      )
+      ++ (
+        if match "[!-.0-~]+" name == null || name == "." || name == ".." || stringLength name > 255 then
+          [ "${what}: the credential name ${quote name} must be printable ASCII without `/` or spaces (it is a file name and a unit setting)" ]
+        else
+          [ ]
+      )
+      ++ (
+        if kind == "plain" && key != "auto" then
+          [ "${what}.credstoreKey = ${quote key}: only with credstore = \"encrypted\"" ]
+        else
+          [ ]
+      )
+      ++ (
+        if !(elem key credstoreKeys) then
+          [ "${what}.credstoreKey = ${quote key}: expected one of ${concatStringsSep ", " credstoreKeys}" ]
+        else
+          [ ]
+      );
 
   templateProblems =
     ctx: attrName: spec:
@@ -673,6 +859,31 @@ let
           else
             [ "${what}: the legacyUser layout needs the cloudflared user; define users.users.cloudflared (and users.groups.cloudflared) or use layout = \"loadCredential\"" ]
         )
+      else
+        [ ]
+    )
+    ++ (
+      if get t "credstore" null != null && layout == "legacyUser" then
+        [ "${what}: credstore needs the loadCredential layout (nixpkgs' cloudflared module from 25.05 on, which reads its credentials with LoadCredential): remove credstore or use layout = \"loadCredential\"" ]
+      else
+        [ ]
+    )
+    ++ (
+      let
+        manual = ctx.cloudflaredTunnels.${tunnel} or { };
+        given = filter (f: get manual f null != null) [
+          "credentialsFile"
+          "tokenFile"
+        ];
+      in
+      if get t "credstore" null == "encrypted" && given != [ ] then
+        [ "${what}: credstore = \"encrypted\" but services.cloudflared.tunnels.${quote tunnel}.${builtins.head given} is set too: cloudflared would be given that file instead; remove it" ]
+      else
+        [ ]
+    )
+    ++ (
+      if get t "credstore" null != "encrypted" && get t "credstoreKey" "auto" != "auto" then
+        [ "${what}.credstoreKey = ${quote (get t "credstoreKey" "auto")}: only with credstore = \"encrypted\"" ]
       else
         [ ]
     )
@@ -717,21 +928,28 @@ let
   layoutProblems =
     templates: secrets:
     let
-      names = map (n: get secrets.${n} "name" n) (attrNames secrets);
+      isFile = n: get secrets.${n} "credstore" null == null;
+      # Credentials live apart (credstore/<name>, credstore.encrypted/<name> in the generation).
+      names = map (n: get secrets.${n} "name" n) (filter isFile (attrNames secrets));
+      kinds = unique (filter (k: k != null) (map (n: get secrets.${n} "credstore" null) (attrNames secrets)));
+      credstoreDirNames = map (k: if k == "plain" then "credstore" else "credstore.encrypted") kinds;
       nested = concatMap (
         a: map (b: "hostseal.secrets: ${quote a} cannot be both a file and the directory of ${quote b}") (
           filter (b: hasPrefix "${a}/" b) names
         )
       ) names;
-      reserved = filter (n: n == "rendered" || hasPrefix "rendered/" n) names;
+      under = dir: filter (n: n == dir || hasPrefix "${dir}/" n) names;
     in
     nested
     ++ (
       if templates != { } then
-        map (n: "hostseal.secrets: ${quote n} is under rendered/, which holds the templates") reserved
+        map (n: "hostseal.secrets: ${quote n} is under rendered/, which holds the templates") (under "rendered")
       else
         [ ]
-    );
+    )
+    ++ concatMap (
+      dir: map (n: "hostseal.secrets: ${quote n} is under ${dir}/, which holds the systemd credentials (credstore): rename it") (under dir)
+    ) credstoreDirNames;
 
   # The mistakes a remote-builder client configuration invites.
   remoteBuilderProblems =
@@ -859,6 +1077,12 @@ in
     tunnelUnit
     tunnelSecrets
     tunnelServiceSettings
+    tunnelUnitSettings
+    credstoreDirs
+    credstoreKinds
+    credstoreKeys
+    credstorePath
+    credentialSetting
     manifest
     problems
     sealedFiles

@@ -183,11 +183,13 @@ let
         path = mkOption {
           type = types.str;
           default =
-            if config.neededForUsers then
+            if config.credstore != null then
+              hs.credstorePath config.credstore config.name
+            else if config.neededForUsers then
               "${defaults.forUsers.symlinkPath}/${config.name}"
             else
               "${cfg.symlinkPath}/${config.name}";
-          defaultText = literalMD "`/run/secrets/<name>` (`/run/secrets-for-users/<name>` with `neededForUsers`)";
+          defaultText = literalMD "`/run/secrets/<name>` (`/run/secrets-for-users/<name>` with `neededForUsers`; `/run/credstore/<name>` or `/run/credstore.encrypted/<name>` with `credstore`)";
           description = "Where the secret is reachable; anything else than the default makes a symlink there.";
         };
         neededForUsers = mkOption {
@@ -208,8 +210,30 @@ let
           default = [ ];
           example = [ "myservice.service" ];
           description = ''
-            Units (typically `DynamicUser`) that get the secret by `LoadCredential=`, are ordered
-            after the installer and restarted (never reloaded) when it changes.
+            Units (typically `DynamicUser`) that get the secret by `LoadCredential=` (by
+            `LoadCredentialEncrypted=` with `credstore = "encrypted"`), are ordered after the
+            installer and restarted (never reloaded) when it changes.
+          '';
+        };
+        credstore = mkOption {
+          type = types.nullOr (types.enum hs.credstoreKinds);
+          default = null;
+          example = "encrypted";
+          description = ''
+            Deliver the secret as a systemd credential instead of a file (docs/credstore.md):
+            `plain` writes `/run/credstore/<name>`, `encrypted` writes only the output of the
+            host's `systemd-creds encrypt` to `/run/credstore.encrypted/<name>` (the plaintext
+            never touches a filesystem). Always root:root 0400; the name is the credential's
+            name (no `/`). Units get it with `credentialFor`.
+          '';
+        };
+        credstoreKey = mkOption {
+          type = types.enum hs.credstoreKeys;
+          default = "auto";
+          description = ''
+            Key of an encrypted credential (`systemd-creds encrypt --with-key=`): `host`
+            (/var/lib/systemd/credential.secret), `tpm2`, `host+tpm2`, or `auto` (both when there
+            is a TPM2, else the host key). Only with `credstore = "encrypted"`.
           '';
         };
       };
@@ -284,6 +308,25 @@ let
         default = null;
         description = "Sealed account `cert.pem` (binary); needed only to create or route tunnels.";
       };
+      credstore = mkOption {
+        type = types.nullOr (types.enum hs.credstoreKinds);
+        default = null;
+        example = "encrypted";
+        description = ''
+          Deliver the credentials (or token) as a systemd credential named
+          `cloudflared-tunnel-<tunnel>.json` (`.token`) instead of a file under `/run/secrets`
+          (docs/credstore.md). `plain`: `/run/credstore/<name>`, loaded by nixpkgs' own
+          `LoadCredential`. `encrypted`: sealed by the host's `systemd-creds` into
+          `/run/credstore.encrypted/<name>`; the unit gets `LoadCredentialEncrypted=` and
+          cloudflared reads the decrypted copy from its credential directory. Needs the
+          `loadCredential` layout.
+        '';
+      };
+      credstoreKey = mkOption {
+        type = types.enum hs.credstoreKeys;
+        default = "auto";
+        description = "Key of the encrypted credential (`host`, `tpm2`, `host+tpm2`, `auto`); only with `credstore = \"encrypted\"`.";
+      };
     };
   };
 
@@ -321,6 +364,8 @@ let
     ageSshKeyPaths = cfg.age.sshKeyPaths;
     agePlugins = map agePluginPath cfg.age.plugins;
     systemctl = "${config.systemd.package}/bin/systemctl";
+    # Written into the manifest only when a secret is an encrypted credential.
+    systemdCreds = "${config.systemd.package}/bin/systemd-creds";
     hostRecipient = cfg.age.hostRecipient;
     inherit (cfg) validateSopsFiles;
     logging = {
@@ -705,6 +750,16 @@ in
 
     (mkIf (cfg.tunnels != { }) {
       services.cloudflared.tunnels = hs.tunnelServiceSettings settings cfg.tunnels;
+      # Tunnels delivered as encrypted credentials (lib.nix, tunnelUnitSettings).
+      systemd.services = lib.mapAttrs (_: u: {
+        serviceConfig =
+          u.serviceConfig
+          // lib.optionalAttrs (u ? execStart) {
+            # nixpkgs' token command line, reading the credential under its own id.
+            ExecStart = lib.mkForce u.execStart;
+          };
+        environment = u.environment or { };
+      }) (hs.tunnelUnitSettings "${config.services.cloudflared.package}/bin/cloudflared" cfg.tunnels);
     })
 
     (mkIf (credentialUnits != [ ]) {
@@ -714,9 +769,17 @@ in
           mine = lib.filter (s: builtins.elem unit (map (lib.removeSuffix ".service") s.credentialFor)) (
             lib.attrValues cfg.secrets
           );
+          files = lib.filter (s: s.credstore == null) mine;
+          credentials = lib.filter (s: s.credstore != null) mine;
         in
         {
-          serviceConfig.LoadCredential = map (s: "${credentialId s.name}:${s.path}") mine;
+          # A credential keeps its own name as id (an encrypted one must: systemd checks it).
+          serviceConfig = lib.zipAttrsWith (_: lib.concatLists) (
+            lib.optional (files != [ ]) {
+              LoadCredential = map (s: "${credentialId s.name}:${s.path}") files;
+            }
+            ++ map (s: hs.credentialSetting s.credstore s.name) credentials
+          );
         }
       );
     })

@@ -42,7 +42,7 @@ seconds="${1:-600}"
 shift || true
 sanitizer="${FUZZ_SANITIZER:-none}"
 host=$(rustc -vV | sed -n 's/^host: //p')
-all_targets=(enc_value parse_yaml parse_json parse_dotenv parse_ini parse_sealed rules identity extract_path roundtrip manifest)
+all_targets=(enc_value parse_yaml parse_json parse_dotenv parse_ini parse_sealed rules identity extract_path roundtrip manifest open_sealed sealed_roundtrip)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 # Only sanitizer builds need it (and cargo rebuilds everything when it changes).
 [ "$sanitizer" = none ] || export RUSTC_BOOTSTRAP=1

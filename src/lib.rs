@@ -21,10 +21,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod age_file;
 pub mod cli;
 pub mod commands;
 pub mod commit;
 pub mod error;
+pub mod fileio;
 pub mod format;
 pub mod install;
 pub mod keys;

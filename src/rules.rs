@@ -5,6 +5,7 @@
 
 use crate::error::Error;
 use crate::format::metadata::LeafRule;
+use crate::format::tree::{Map, Node, Scalar};
 use crate::format::EmitOptions;
 use regex::Regex;
 use serde::Deserialize;
@@ -83,8 +84,8 @@ struct RawRule {
     unencrypted_comment_regex: Option<String>,
     #[serde(default)]
     mac_only_encrypted: bool,
-    pgp: Option<serde_norway::Value>,
-    kms: Option<serde_norway::Value>,
+    pgp: Option<serde_json::Value>,
+    kms: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -144,19 +145,20 @@ impl RulesFile {
         if text.len() > crate::limits::MAX_INPUT {
             return Err(Error::config("rules file is larger than 16 MiB"));
         }
-        // The event pass runs first: it bounds the nesting depth before serde_norway (libyaml)
-        // sees the text, whose flow-collection scanner is quadratic in the nesting depth
-        // (found by the `rules` fuzz target: 5,000 `[` took 0.3 s, 16 MiB of them hours).
+        // One YAML parser for everything (granit-parser, through the YAML store, so rules and
+        // sealed files can never be read differently). The anchor pass runs first and bounds
+        // the nesting depth in one linear scan (the `rules` fuzz target once found a YAML
+        // scanner quadratic in the nesting depth: 5,000 `[` took 0.3 s, 16 MiB of them hours).
         let names = anchor_names(text)?;
-        let value: serde_norway::Value =
-            serde_norway::from_str(text).map_err(|e| Error::config(yaml_error(&e)))?;
-        reject_merge_keys(&value, 0)?;
-        let raw: RawFile = serde_norway::from_value(value).map_err(|e| {
-            Error::config(format!(
-                "not a valid rules file: {}",
-                strip_location(&e.to_string())
-            ))
-        })?;
+        let tree = crate::format::yaml::parse(text.as_bytes())
+            .map_err(|e| Error::config(format!("not a valid rules file: {e}")))?;
+        let first = tree
+            .docs
+            .first()
+            .ok_or_else(|| Error::config("empty rules file"))?;
+        let value = map_to_json(first, 0)?;
+        let raw: RawFile = serde_json::from_value(value)
+            .map_err(|e| Error::config(format!("not a valid rules file: {e}")))?;
         let mut rules = Vec::new();
         for (index, r) in raw.creation_rules.into_iter().enumerate() {
             rules.push(CreationRule::from_raw(index, r)?);
@@ -325,48 +327,50 @@ fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn reject_merge_keys(v: &serde_norway::Value, depth: usize) -> Result<(), Error> {
-    use serde_norway::Value;
+/// The rules document as a JSON value for the typed `Raw*` structs (comments dropped). YAML
+/// merge keys (`<<`) are refused: sops does not apply them in rules files either.
+fn map_to_json(map: &Map, depth: usize) -> Result<serde_json::Value, Error> {
     if depth > crate::limits::MAX_DEPTH {
         return Err(Error::config("nesting deeper than 128 levels"));
     }
-    match v {
-        Value::Mapping(m) => {
-            for (k, val) in m {
-                if k.as_str() == Some("<<") {
-                    return Err(Error::config(
-                        "YAML merge keys (<<) are not supported in rules files",
-                    ));
-                }
-                reject_merge_keys(val, depth + 1)?;
-            }
+    let mut out = serde_json::Map::new();
+    for (k, v) in map.entries() {
+        if k == "<<" {
+            return Err(Error::config(
+                "YAML merge keys (<<) are not supported in rules files",
+            ));
         }
-        Value::Sequence(s) => {
-            for x in s {
-                reject_merge_keys(x, depth + 1)?;
-            }
-        }
-        Value::Tagged(t) => reject_merge_keys(&t.value, depth + 1)?,
-        _ => {}
+        out.insert(k.to_string(), to_json(v, depth + 1)?);
     }
-    Ok(())
+    Ok(serde_json::Value::Object(out))
 }
 
-fn yaml_error(e: &serde_norway::Error) -> String {
-    match e.location() {
-        Some(l) => format!("YAML syntax error at {}:{}", l.line(), l.column()),
-        None => "YAML syntax error".to_string(),
-    }
-}
-
-fn strip_location(s: &str) -> String {
-    s.split(" at line ").next().unwrap_or(s).to_string()
+fn to_json(node: &Node, depth: usize) -> Result<serde_json::Value, Error> {
+    use serde_json::Value;
+    Ok(match node {
+        Node::Map(m) => map_to_json(m, depth)?,
+        Node::Seq(items) => Value::Array(
+            items
+                .iter()
+                .filter(|n| !matches!(n, Node::Comment(_)))
+                .map(|n| to_json(n, depth + 1))
+                .collect::<Result<_, _>>()?,
+        ),
+        Node::Comment(_) | Node::Scalar(Scalar::Null) => Value::Null,
+        Node::Scalar(Scalar::Str(s) | Scalar::Time(s)) => Value::String(s.clone()),
+        Node::Scalar(Scalar::Bytes(b)) => Value::String(String::from_utf8_lossy(b).into_owned()),
+        Node::Scalar(Scalar::Int(i)) => Value::from(*i),
+        Node::Scalar(Scalar::Float(f)) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        Node::Scalar(Scalar::Bool(b)) => Value::Bool(*b),
+    })
 }
 
 /// Recipient names: anchors on the scalar items of the top-level `keys:` list, read with the
 /// event parser (serde resolves anchors away). Refuses nesting deeper than
-/// [`crate::limits::MAX_DEPTH`]; a syntax error ends the pass quietly (serde_norway reports it
-/// with its location).
+/// [`crate::limits::MAX_DEPTH`]; a syntax error ends the pass quietly (the YAML store reports
+/// it with its location).
 fn anchor_names(text: &str) -> Result<HashMap<String, String>, Error> {
     use granit_parser::{Event, Options, Parser};
     enum Frame {
@@ -381,7 +385,7 @@ fn anchor_names(text: &str) -> Result<HashMap<String, String>, Error> {
     for ev in Parser::new_from_str_with_options(text, opts) {
         let (ev, _) = match ev {
             Ok(ev) => ev,
-            // granit's own flow-nesting limit (serde_norway would scan on, quadratically).
+            // granit's own flow-nesting limit.
             Err(e) if matches!(e.kind(), granit_parser::ErrorKind::RecursionLimitExceeded) => {
                 return Err(Error::config("nesting deeper than 128 levels"));
             }
@@ -591,11 +595,11 @@ stores:
 mod depth_limit {
     use super::*;
 
-    /// Fuzz finding (`rules`): libyaml's flow scanner is quadratic in the nesting depth, so
-    /// deep nesting is refused by the event pass before serde_norway sees the text. Flow and
+    /// Fuzz finding (`rules`): a YAML flow scanner quadratic in the nesting depth, so deep
+    /// nesting is refused by the linear event pass before the document is built. Flow and
     /// block nesting both count; 128 levels still parse.
     #[test]
-    fn deep_nesting_is_refused_before_serde() {
+    fn deep_nesting_is_refused_first() {
         for text in [
             format!("creation_rules: {}", "[".repeat(20_000)),
             (0..200)

@@ -66,3 +66,45 @@ impl std::fmt::Debug for SecretBytes {
         f.write_str("SecretBytes(<redacted>)")
     }
 }
+
+/// Fails to compile if a type that can hold plaintext gains `Clone` (a copy would outlive the
+/// zeroizing of the original) or, for the types with no `Debug` at all, `Debug`. The trick is
+/// the one `static_assertions::assert_not_impl_any!` uses: with the trait implemented, the
+/// `_` in `Ambiguous<_>` has two candidates and type inference fails.
+#[cfg(test)]
+mod never_copied {
+    macro_rules! assert_not_impl {
+        ($t:ty, $tr:path) => {
+            const _: fn() = || {
+                trait Ambiguous<A> {
+                    fn some_item() {}
+                }
+                impl<T: ?Sized> Ambiguous<()> for T {}
+                #[allow(dead_code)]
+                struct Invalid;
+                impl<T: ?Sized + $tr> Ambiguous<Invalid> for T {}
+                let _ = <$t as Ambiguous<_>>::some_item;
+            };
+        };
+    }
+
+    use crate::format::tree::{Map, MapItem, Node, Scalar, Tree};
+    assert_not_impl!(Tree, Clone);
+    assert_not_impl!(Map, Clone);
+    assert_not_impl!(MapItem, Clone);
+    assert_not_impl!(Node, Clone);
+    assert_not_impl!(Scalar, Clone);
+    assert_not_impl!(super::SecretBytes, Clone);
+    assert_not_impl!(super::DataKey, Clone);
+    assert_not_impl!(super::DataKey, std::fmt::Debug);
+    assert_not_impl!(crate::sops::Opened, Clone);
+    assert_not_impl!(crate::sops::Opened, std::fmt::Debug);
+    assert_not_impl!(crate::install::extract::PlainTree, Clone);
+    assert_not_impl!(crate::install::extract::PlainTree, std::fmt::Debug);
+
+    #[test]
+    fn secret_bytes_debug_is_redacted() {
+        let s = super::SecretBytes::new(b"hunter2".to_vec());
+        assert_eq!(format!("{s:?}"), "SecretBytes(<redacted>)");
+    }
+}

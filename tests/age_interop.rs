@@ -1,12 +1,13 @@
 //! Interoperability with Go `age`/`age-keygen`/`ssh-keygen` and agenix's example data:
 //! whole-file age both ways (binary and armored; X25519, ssh-ed25519, ssh-rsa), ssh-to-age
 //! both ways, and the agenix peer files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 
 use common::{age_keygen, peer, run_ok};
+use hostseal::age_file;
 use hostseal::error::Kind;
-use hostseal::format::age_file;
 use hostseal::keys::identity::IdentitySet;
 use hostseal::keys::recipient::Recipient;
 use hostseal::keys::ssh_to_age;

@@ -1,63 +1,46 @@
 //! `hostseal audit`: recipients named from the rules' anchors, agreement with the rule,
 //! `--recipient` (native ssh keys match their derived age key and their stanza tag), and
 //! `--require` for the NixOS module's host check.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 
-use common::{age_keygen, hostseal, run_ok, sops};
+use common::repo::{text, Repo};
+use common::{age_keygen, hostseal, run_ok};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use tempfile::TempDir;
 
+/// The repository with an admin and a host key, and rules naming both for `secrets/`.
 struct Env {
-    dir: TempDir,
+    repo: Repo,
     admin: String,
     host: String,
 }
 
+impl std::ops::Deref for Env {
+    type Target = Repo;
+    fn deref(&self) -> &Repo {
+        &self.repo
+    }
+}
+
 fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let admin = age_keygen(dir.path(), "admin").1;
-    let host = age_keygen(dir.path(), "host").1;
-    std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
-    std::fs::create_dir_all(dir.path().join("other")).unwrap();
-    let rules = format!(
+    let repo = Repo::new(&["secrets", "other"]);
+    let admin = repo.key("admin").1;
+    let host = repo.key("host").1;
+    repo.write_rules(&format!(
         "keys:\n  - &admin {admin}\n  - &host {host}\ncreation_rules:\n  - path_regex: ^secrets/\n    age: [*admin, *host]\n"
-    );
-    std::fs::write(dir.path().join(".sops.yaml"), rules).unwrap();
-    Env { dir, admin, host }
+    ));
+    Env { repo, admin, host }
 }
 
 impl Env {
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
     fn seal(&self, name: &str, recipients: &[&str]) -> PathBuf {
-        let path = self.p(name);
-        let bytes = sops_seal_outside(b"{\"a\": \"b\"}\n", &path, recipients);
-        std::fs::write(&path, bytes).unwrap();
-        path
+        self.sops_seal(name, b"{\"a\": \"b\"}\n", recipients)
     }
     fn hs(&self, args: &[&str]) -> Output {
-        hostseal(self.dir.path()).args(args).output().unwrap()
+        self.hs_no_key(args)
     }
-}
-
-/// Seals `plain` with the real sops in a directory of its own (no `.sops.yaml` in reach: sops
-/// refuses `--age` when a rules file has no rule for the path), named like `like`.
-fn sops_seal_outside(plain: &[u8], like: &Path, recipients: &[&str]) -> Vec<u8> {
-    let d = tempfile::tempdir().unwrap();
-    let f = d.path().join(like.file_name().unwrap());
-    std::fs::write(&f, plain).unwrap();
-    run_ok(
-        sops(d.path())
-            .args(["encrypt", "--age", &recipients.join(",")])
-            .arg(&f),
-    )
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// An ssh ed25519 key pair made with ssh-keygen: (private key path, public key line).

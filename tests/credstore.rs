@@ -5,6 +5,7 @@
 //! `systemd-creds decrypt` to the original bytes. The manifest's `systemdCreds` is a small
 //! wrapper that sets those two variables and runs the real tool. Needs root (chown, /run-like
 //! links); skips with a message otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use serde_json::{json, Value};

@@ -2,6 +2,7 @@
 //! age stanzas). hostseal must never exit 0 with output that differs from the original; on error
 //! it prints nothing on stdout, one `hostseal:` line (plus an optional `hint:`) on stderr, and
 //! exits 3 (key), 4 (integrity) or 5 (malformed).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! stubbed packages (no nixpkgs checkout or binary cache here): every system has both, the app
 //! runs the package's binary, and the package's postInstall, run against the built binary with
 //! stand-ins for installShellFiles' two functions, installs completions and every man page.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 #[path = "nix_support/mod.rs"]

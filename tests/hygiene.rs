@@ -1,6 +1,7 @@
 //! Secrets hygiene: a known secret value goes through every command — successes and each kind of
 //! failure — and must never appear in stderr, in a status file, or on stdout of any command
 //! whose job is not to print plaintext.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -1,61 +1,22 @@
 //! `hostseal install` / `status` through the binary, with manifests that need no decryption
 //! (validation, check modes, templates, locking, dry runs, status).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use serde_json::{json, Value};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-/// A temporary host root: mount point, link, lock and lists all inside it.
-struct Host {
-    t: tempfile::TempDir,
-}
+use common::install_host::{code, stderr, Host, Unmount};
 
-impl Host {
-    fn new() -> Host {
-        Host {
-            t: common::trusted_tempdir(),
-        }
+/// The manifest with no secrets unless `extra` names some.
+fn manifest(h: &Host, extra: Value) -> PathBuf {
+    let mut m = json!({"secrets": []});
+    if let (Some(m), Value::Object(e)) = (m.as_object_mut(), extra) {
+        m.extend(e);
     }
-    fn p(&self, rel: &str) -> PathBuf {
-        self.t.path().join(rel)
-    }
-    fn manifest(&self, extra: Value) -> PathBuf {
-        let mut m = json!({
-            "secretsMountPoint": self.p("m"),
-            "symlinkPath": self.p("secrets"),
-            "lockPath": self.p("lock/lock"),
-            "restartListsDir": self.p("nixos"),
-            "secrets": [],
-        });
-        if let (Some(m), Value::Object(e)) = (m.as_object_mut(), extra) {
-            m.extend(e);
-        }
-        let path = self.p("manifest.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
-        path
-    }
-    fn install(&self, manifest: &Path, flags: &[&str]) -> Output {
-        let mut c = common::hostseal(self.t.path());
-        c.arg("install")
-            .args(flags)
-            .args(["--no-mount", "--allow-disk"])
-            .arg(manifest);
-        c.output().unwrap()
-    }
-    fn link(&self) -> PathBuf {
-        std::fs::read_link(self.p("secrets")).unwrap()
-    }
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+    h.manifest(m)
 }
 
 #[test]
@@ -72,7 +33,7 @@ fn invalid_manifests_exit_6_and_change_nothing() {
         json!({"userMode": true}),
         json!({"restartVia": "systemctl", "systemctl": "systemctl"}),
     ] {
-        let m = h.manifest(bad.clone());
+        let m = manifest(&h, bad.clone());
         let o = h.install(&m, &[]);
         assert_eq!(code(&o), 6, "{bad}: {}", stderr(&o));
         assert!(stderr(&o).starts_with("hostseal: "), "{}", stderr(&o));
@@ -82,10 +43,13 @@ fn invalid_manifests_exit_6_and_change_nothing() {
         );
     }
     // A path pointing into another secret's place is refused.
-    let m = h.manifest(json!({"secrets": [
-        {"name": "a", "sopsFile": "/s"},
-        {"name": "b", "sopsFile": "/s", "path": h.p("secrets/a")}
-    ]}));
+    let m = manifest(
+        &h,
+        json!({"secrets": [
+            {"name": "a", "sopsFile": "/s"},
+            {"name": "b", "sopsFile": "/s", "path": h.p("secrets/a")}
+        ]}),
+    );
     assert_eq!(code(&h.install(&m, &[])), 6);
     assert_eq!(code(&h.install(&m, &["--check-mode", "manifest"])), 6);
 }
@@ -94,11 +58,14 @@ fn invalid_manifests_exit_6_and_change_nothing() {
 fn check_mode_manifest_loads_no_keys_and_writes_nothing() {
     // peers/sops-nix scenario 4 (manifest half): sshKeyPaths names a missing key.
     let h = Host::new();
-    let m = h.manifest(json!({
-        "sshKeyPaths": ["/nonexistent/ssh_host_rsa_key"],
-        "secrets": [{"name": "test", "key": "test_key", "sopsFile": "/nonexistent.yaml",
-                     "owner": "hostseal-no-such-user"}],
-    }));
+    let m = manifest(
+        &h,
+        json!({
+            "sshKeyPaths": ["/nonexistent/ssh_host_rsa_key"],
+            "secrets": [{"name": "test", "key": "test_key", "sopsFile": "/nonexistent.yaml",
+                         "owner": "hostseal-no-such-user"}],
+        }),
+    );
     let o = h.install(&m, &["--check-mode", "manifest"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(!h.p("m").exists());
@@ -115,7 +82,10 @@ fn template_manifest(h: &Host, n: usize, tag: &str, owner: u32) -> PathBuf {
                    "group": null, "gid": owner, "restartUnits": [format!("u{i}.service")]}),
         );
     }
-    h.manifest(json!({"templates": t, "restartVia": "activation-lists", "keepGenerations": 2}))
+    manifest(
+        h,
+        json!({"templates": t, "restartVia": "activation-lists", "keepGenerations": 2}),
+    )
 }
 
 #[test]
@@ -200,21 +170,37 @@ fn concurrent_installs_are_serialized() {
     let h = Host::new();
     let m = template_manifest(&h, 2, "a", 0);
     assert_eq!(code(&h.install(&m, &[])), 0);
-    // Hold the lock with util-linux flock, start an install: it must wait.
-    let mut holder = Command::new("flock")
-        .arg(h.p("lock/lock"))
-        .args(["sleep", "2"])
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let start = Instant::now();
-    let o = h.install(&m, &[]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    // The test holds the lock and starts an install: it must park in its wait loop (lock file
+    // open, asleep) having built nothing, and finish once the lock is released.
+    let lock_path = h.p("lock/lock");
+    let held = nix::fcntl::Flock::lock(
+        std::fs::File::open(&lock_path).unwrap(),
+        nix::fcntl::FlockArg::LockExclusive,
+    )
+    .unwrap();
+    let mut c = common::hostseal(h.t.path());
+    c.arg("install")
+        .args(["--no-mount", "--allow-disk"])
+        .arg(&m)
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let pid = child.id();
     assert!(
-        start.elapsed() >= Duration::from_millis(1200),
-        "did not wait for the lock"
+        common::stop_when(&mut child, || common::has_open(pid, &lock_path)
+            && common::in_timed_sleep(pid)),
+        "install exited while the lock was held"
     );
-    holder.wait().unwrap();
+    assert_eq!(h.link(), h.p("m/1"), "switched while the lock was held");
+    assert!(!h.p("m/2").exists(), "built while the lock was held");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        nix::sys::signal::Signal::SIGCONT,
+    )
+    .unwrap();
+    drop(held);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(h.link(), h.p("m/2"));
     // Several at once: every one succeeds, generations are distinct and the last wins.
     let children: Vec<_> = (0..4)
         .map(|_| {
@@ -249,14 +235,6 @@ fn is_ram(p: &Path) -> bool {
         .unwrap();
     let t = String::from_utf8_lossy(&out.stdout);
     t.trim() == "tmpfs" || t.trim() == "ramfs"
-}
-
-/// Unmounts (lazily) on drop, also when an assertion fails.
-struct Unmount(PathBuf);
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
 }
 
 #[test]
@@ -315,11 +293,14 @@ fn custom_path_attacks_refused_nothing_written_outside() {
     std::fs::create_dir(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, h.p("via-link")).unwrap();
     let t = |c: &str, path: PathBuf| json!({"content": c, "path": path});
-    let m = h.manifest(json!({"templates": {
-        "a": t("A", open_dir.join("a")),
-        "b": t("B", h.p("via-link/b")),
-        "c": t("C", h.p("fine/c")),
-    }}));
+    let m = manifest(
+        &h,
+        json!({"templates": {
+            "a": t("A", open_dir.join("a")),
+            "b": t("B", h.p("via-link/b")),
+            "c": t("C", h.p("fine/c")),
+        }}),
+    );
     let o = h.install(&m, &[]);
     assert_eq!(code(&o), 7, "{}", stderr(&o));
     assert!(std::fs::read_dir(&open_dir).unwrap().next().is_none());
@@ -346,7 +327,10 @@ fn custom_path_attacks_refused_nothing_written_outside() {
 fn use_tmpfs_mounts_tmpfs() {
     let h = Host::new();
     let _guard = Unmount(h.p("m"));
-    let m = h.manifest(json!({"useTmpfs": true, "templates": {"t": {"content": "x"}}}));
+    let m = manifest(
+        &h,
+        json!({"useTmpfs": true, "templates": {"t": {"content": "x"}}}),
+    );
     let o = common::hostseal(h.t.path())
         .arg("install")
         .arg(&m)
@@ -360,7 +344,10 @@ fn use_tmpfs_mounts_tmpfs() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "tmpfs");
     // The same mount point asked as ramfs now: refused (wrong type), exit 1.
-    let m = h.manifest(json!({"useTmpfs": false, "templates": {"t": {"content": "x"}}}));
+    let m = manifest(
+        &h,
+        json!({"useTmpfs": false, "templates": {"t": {"content": "x"}}}),
+    );
     let o = common::hostseal(h.t.path())
         .arg("install")
         .arg(&m)

@@ -1,6 +1,7 @@
 //! The manifest the Nix side produces (`nix/manifest.nix`, evaluated with `nix-instantiate`)
 //! installs for real: the tunnel credential (sealed by the real sops, `tests/fixtures/nix`) in
 //! both layouts, and a malformed new credential fails its secret and keeps the previous one.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use serde_json::Value;
@@ -27,7 +28,15 @@ fn nix_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("nix")
 }
 
+/// The manifest for a tunnel sealed in `sealed`, copied into `root` first (install reads
+/// sealed files only from directories only root can write; a checkout may be under /tmp).
 fn manifest(bin: &Path, root: &Path, layout: &str, sealed: &Path) -> Value {
+    let copy = root.join(format!(
+        "in-{}",
+        sealed.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::copy(sealed, &copy).unwrap();
+    let sealed = copy;
     let expr = format!(
         r#"import {nix}/manifest.nix {{
              tunnels.builder = {{ sopsFile = "{sealed}"; layout = "{layout}"; }};

@@ -1,47 +1,14 @@
 //! The sops-nix and agenix peer scenarios, installed by the binary from the peers' own sealed
 //! files and keys (vendored with their licences under `tests/fixtures/peers/`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use serde_json::{json, Value};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-struct Host {
-    t: tempfile::TempDir,
-}
-
-impl Host {
-    fn new() -> Host {
-        Host {
-            t: common::trusted_tempdir(),
-        }
-    }
-    fn p(&self, rel: &str) -> PathBuf {
-        self.t.path().join(rel)
-    }
-    fn manifest(&self, extra: Value) -> PathBuf {
-        let mut m = json!({
-            "secretsMountPoint": self.p("m"), "symlinkPath": self.p("secrets"),
-            "lockPath": self.p("lock/lock"), "restartListsDir": self.p("nixos"),
-        });
-        if let (Some(m), Value::Object(e)) = (m.as_object_mut(), extra) {
-            m.extend(e);
-        }
-        let path = self.p("manifest.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
-        path
-    }
-    fn install(&self, manifest: &Path, flags: &[&str]) -> Output {
-        common::hostseal(self.t.path())
-            .arg("install")
-            .args(flags)
-            .args(["--no-mount", "--allow-disk"])
-            .arg(manifest)
-            .output()
-            .unwrap()
-    }
-}
+use common::install_host::Host;
 
 fn ok(o: &Output) {
     assert!(
@@ -52,10 +19,10 @@ fn ok(o: &Output) {
     );
 }
 
-fn sops_nix_secret(path: &Path) -> Value {
+fn sops_nix_secret(h: &Host, path: &Path) -> Value {
     json!({
         "name": "test", "key": "test_key", "owner": "nobody", "group": "nogroup", "mode": "0400",
-        "sopsFile": common::peer("sops-nix/secrets.yaml"), "format": "yaml",
+        "sopsFile": common::trusted_peer(h.t.path(), "sops-nix/secrets.yaml"), "format": "yaml",
         "path": path, "restartUnits": ["foo.service"], "reloadUnits": ["bar.service"],
         "uid": 0, "gid": 0, "sopsFileHash": "ignored", "neededForUsers": false,
     })
@@ -76,7 +43,7 @@ fn sops_nix_age_key_file_custom_path_and_second_generation() {
     std::fs::create_dir_all(custom.parent().unwrap()).unwrap();
     std::fs::write(&custom, b"existing regular file").unwrap();
     let m = h.manifest(json!({
-        "secrets": [sops_nix_secret(&custom)],
+        "secrets": [sops_nix_secret(&h, &custom)],
         "ageKeyFile": common::private_copy(&common::peer("sops-nix/age-keys.txt"), h.t.path()),
         "sshKeyPaths": [], "gnupgHome": null, "ageSshKeyPaths": [], "useTmpfs": false,
         "userMode": false, "keepGenerations": 1, "templates": {}, "placeholderBySecretName": {},
@@ -105,7 +72,7 @@ fn sops_nix_age_key_file_custom_path_and_second_generation() {
 #[test]
 fn sops_nix_ssh_key_only() {
     let h = Host::new();
-    let mut s = sops_nix_secret(&h.p("secrets/test"));
+    let mut s = sops_nix_secret(&h, &h.p("secrets/test"));
     s["path"] = json!(h.p("secrets/test"));
     let m = h.manifest(json!({
         "secrets": [s], "ageSshKeyPaths": [common::private_copy(&common::peer("sops-nix/ssh-ed25519-key"), h.t.path())],
@@ -119,7 +86,7 @@ fn sops_nix_ssh_key_only() {
 fn sops_nix_check_modes_load_no_keys() {
     let h = Host::new();
     let m = h.manifest(json!({
-        "secrets": [sops_nix_secret(&h.p("secrets/test"))],
+        "secrets": [sops_nix_secret(&h, &h.p("secrets/test"))],
         "sshKeyPaths": ["/nonexistent/ssh_host_rsa_key"],
     }));
     ok(&h.install(&m, &["--check-mode", "manifest"]));
@@ -137,7 +104,7 @@ fn sops_nix_pruning() {
     std::fs::create_dir_all(h.p("m/non-numeric")).unwrap();
     std::os::unix::fs::symlink(h.p("m/99"), h.p("secrets")).unwrap();
     let m = h.manifest(json!({
-        "secrets": [{"name": "test", "key": "test_key", "sopsFile": common::peer("sops-nix/secrets.yaml")}],
+        "secrets": [{"name": "test", "key": "test_key", "sopsFile": common::trusted_peer(h.t.path(), "sops-nix/secrets.yaml")}],
         "ageKeyFile": common::private_copy(&common::peer("sops-nix/age-keys.txt"), h.t.path()), "keepGenerations": 10,
     }));
     ok(&h.install(&m, &[]));
@@ -157,7 +124,7 @@ fn sops_nix_numeric_owner() {
     let h = Host::new();
     let m = h.manifest(json!({
         "secrets": [{"name": "test", "key": "test_key", "owner": null, "uid": 1001,
-                     "group": null, "gid": 1001, "sopsFile": common::peer("sops-nix/secrets.yaml")}],
+                     "group": null, "gid": 1001, "sopsFile": common::trusted_peer(h.t.path(), "sops-nix/secrets.yaml")}],
         "ageKeyFile": common::private_copy(&common::peer("sops-nix/age-keys.txt"), h.t.path()),
     }));
     ok(&h.install(&m, &[]));
@@ -185,7 +152,7 @@ fn agenix_whole_file_age_with_ssh_host_key() {
     let secrets: Vec<Value> = files
         .iter()
         .map(|(n, f, _)| {
-            json!({"name": n, "sopsFile": common::peer(&format!("agenix/{f}")), "format": "age",
+            json!({"name": n, "sopsFile": common::trusted_peer(h.t.path(), &format!("agenix/{f}")), "format": "age",
                    "owner": null, "uid": 1234, "group": null, "gid": 4321, "mode": "0440"})
         })
         .collect();

@@ -1,6 +1,8 @@
 //! `hostseal install` with files sealed by the real sops, real users and groups (made with
 //! `useradd`/`groupadd` under unique names and removed afterwards), real chown/chmod, and a
 //! recording `systemctl` named by the manifest's `systemctl` field.
+//! Needs root (users, chown); each test is skipped with a message otherwise.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use serde_json::{json, Value};
@@ -44,20 +46,29 @@ impl Drop for TempUser {
     }
 }
 
+/// A host root (see `common::install_host`) with an age key of its own.
 struct Host {
-    t: tempfile::TempDir,
+    root: common::install_host::Host,
     key: PathBuf,
     recipient: String,
 }
 
+impl std::ops::Deref for Host {
+    type Target = common::install_host::Host;
+    fn deref(&self) -> &common::install_host::Host {
+        &self.root
+    }
+}
+
 impl Host {
     fn new() -> Host {
-        let t = common::trusted_tempdir();
-        let (key, recipient) = common::age_keygen(t.path(), "host");
-        Host { t, key, recipient }
-    }
-    fn p(&self, rel: &str) -> PathBuf {
-        self.t.path().join(rel)
+        let root = common::install_host::Host::new();
+        let (key, recipient) = common::age_keygen(root.t.path(), "host");
+        Host {
+            root,
+            key,
+            recipient,
+        }
     }
     /// Seals JSON with the real sops to the host's recipient; the file is root-owned 0444.
     fn seal_json(&self, name: &str, plain: &Value) -> PathBuf {
@@ -83,28 +94,16 @@ impl Host {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
         p
     }
+    /// The manifest with the host's key file.
     fn manifest(&self, extra: Value) -> PathBuf {
-        let mut m = json!({
-            "secretsMountPoint": self.p("m"), "symlinkPath": self.p("secrets"),
-            "lockPath": self.p("lock/lock"), "restartListsDir": self.p("nixos"),
-            "ageKeyFile": self.key,
-        });
+        let mut m = json!({ "ageKeyFile": self.key });
         if let (Some(m), Value::Object(e)) = (m.as_object_mut(), extra) {
             m.extend(e);
         }
-        let path = self.p("manifest.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
-        path
+        self.root.manifest(m)
     }
     fn install(&self, manifest: &Path) -> Output {
-        common::hostseal(self.t.path())
-            .args(["install", "--no-mount", "--allow-disk"])
-            .arg(manifest)
-            .output()
-            .unwrap()
-    }
-    fn status(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.p("m/status.json")).unwrap()).unwrap()
+        self.root.install(manifest, &[])
     }
     /// A `systemctl` that records its arguments and environment; every unit is active.
     fn recording_systemctl(&self) -> PathBuf {
@@ -123,9 +122,7 @@ impl Host {
     }
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::install_host::stderr;
 
 fn tunnel_creds(secret_byte: u8) -> Value {
     use base64::Engine;
@@ -140,6 +137,9 @@ fn tunnel_creds(secret_byte: u8) -> Value {
 /// user's `0600` (legacyUser), owners by name; whole-file JSON (`key: ""`).
 #[test]
 fn tunnel_credentials_in_both_layouts_owner_by_name() {
+    if !common::root_or_skip("tunnel_credentials_in_both_layouts_owner_by_name") {
+        return;
+    }
     let h = Host::new();
     let cf = TempUser::new("cf");
     let sealed = h.seal_json("tunnel", &tunnel_creds(7));
@@ -183,6 +183,9 @@ fn tunnel_credentials_in_both_layouts_owner_by_name() {
 /// exit 7, the status file names each, previous copies are carried over (stale).
 #[test]
 fn failures_are_isolated_and_previous_copies_carried() {
+    if !common::root_or_skip("failures_are_isolated_and_previous_copies_carried") {
+        return;
+    }
     let h = Host::new();
     let good = h.seal_json("good", &json!({"a": "A1", "b": "B1", "c": "C1", "d": "D1"}));
     let secrets = |file: &Path, other: &Path, owner: &str| {
@@ -262,6 +265,9 @@ fn failures_are_isolated_and_previous_copies_carried() {
 /// A MAC failure (sealed file altered without the data key) fails only that secret.
 #[test]
 fn tampered_file_fails_with_integrity() {
+    if !common::root_or_skip("tampered_file_fails_with_integrity") {
+        return;
+    }
     let h = Host::new();
     let f = h.seal_json("t", &json!({"a": "x"}));
     let text = std::fs::read_to_string(&f).unwrap();
@@ -280,6 +286,9 @@ fn tampered_file_fails_with_integrity() {
 /// A sealed file writable by group/other or not owned by root fails that secret.
 #[test]
 fn untrusted_sealed_file_refused() {
+    if !common::root_or_skip("untrusted_sealed_file_refused") {
+        return;
+    }
     let h = Host::new();
     let f = h.seal_json("t", &json!({"a": "x"}));
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o666)).unwrap();
@@ -293,6 +302,9 @@ fn untrusted_sealed_file_refused() {
 /// `strict`: one failure aborts the run with no switch.
 #[test]
 fn strict_aborts_without_switch() {
+    if !common::root_or_skip("strict_aborts_without_switch") {
+        return;
+    }
     let h = Host::new();
     let f = h.seal_json("s", &json!({"a": "1", "b": "2"}));
     let secrets = json!([
@@ -313,6 +325,9 @@ fn strict_aborts_without_switch() {
 /// for changed secrets, never on the first install.
 #[test]
 fn systemctl_restarts_only_changed_secrets() {
+    if !common::root_or_skip("systemctl_restarts_only_changed_secrets") {
+        return;
+    }
     let h = Host::new();
     let bin = h.recording_systemctl();
     let secrets = |f: &Path| {
@@ -356,6 +371,9 @@ fn systemctl_restarts_only_changed_secrets() {
 /// Owners by number, and `--ignore-passwd` (names become root, numbers stay).
 #[test]
 fn numeric_owners_and_ignore_passwd() {
+    if !common::root_or_skip("numeric_owners_and_ignore_passwd") {
+        return;
+    }
     let h = Host::new();
     let u = TempUser::new("num");
     let (uid, gid) = u.ids();
@@ -385,6 +403,9 @@ fn numeric_owners_and_ignore_passwd() {
 /// dotenv/binary whole files, and the derived key from an ssh host key (native + derived).
 #[test]
 fn ssh_host_key_identity_and_binary() {
+    if !common::root_or_skip("ssh_host_key_identity_and_binary") {
+        return;
+    }
     let h = Host::new();
     let key = h.p("ssh_host_ed25519_key");
     common::run_ok(
@@ -426,6 +447,9 @@ fn ssh_host_key_identity_and_binary() {
 /// new generation's `rendered/`.
 #[test]
 fn sops_nix_generated_manifest_with_templates() {
+    if !common::root_or_skip("sops_nix_generated_manifest_with_templates") {
+        return;
+    }
     let h = Host::new();
     let f = h.seal_json("app", &json!({"db": {"password": "pw1"}, "token": "t1"}));
     let ph = |n: &str| {
@@ -489,6 +513,9 @@ fn sops_nix_generated_manifest_with_templates() {
 /// dotenv: the whole decrypted file, or one `entry`; `key` is ignored for dotenv.
 #[test]
 fn dotenv_whole_file_and_entry() {
+    if !common::root_or_skip("dotenv_whole_file_and_entry") {
+        return;
+    }
     let h = Host::new();
     let plain = h.p("app.env");
     std::fs::write(&plain, "USER=app\nPASSWORD=s3cret\n").unwrap();

@@ -2,6 +2,7 @@
 //! `useradd` (removed afterwards), its runtime directory `/run/user/<uid>` on a tmpfs as
 //! systemd-logind makes it, an age key in its home, files sealed by the real sops, and the built
 //! binary run as that user through `setpriv` with `XDG_RUNTIME_DIR` set.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use serde_json::{json, Value};

@@ -2,6 +2,7 @@
 //! store: files sops writes decrypt with hostseal to exactly what `sops decrypt` prints, and files
 //! hostseal writes decrypt with sops to the same plaintext. Also key groups with Shamir, ssh
 //! recipients, leaf rules, `mac_only_encrypted`, multi-document YAML and sops-nix's own file.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

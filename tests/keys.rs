@@ -1,6 +1,7 @@
 //! The ssh-to-age vector of sops-nix's test data (`tests/fixtures/peers/sops-nix/`), and key
 //! loading against it: the derived recipient is the one the real file lists, the derived
 //! identity opens that recipient's stanza, and the data key it yields decrypts a value.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -12,6 +12,7 @@
 //! Evaluation needs no daemon and no writable store: `--store dummy://` with a private
 //! `NIX_CONF_DIR`/`HOME`. If `nix-instantiate` is missing every test here says so loudly and
 //! passes without checking anything (CI installs it; `HOSTSEAL_NIX_INSTANTIATE` overrides).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 #[path = "nix_support/mod.rs"]

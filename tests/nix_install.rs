@@ -5,6 +5,7 @@
 //! the owner's primary group (not root's), and the unit path (NixOS ≥ 26.05, sysusers) restarts
 //! with `systemctl --no-block` (a blocking restart of a unit ordered after
 //! hostseal-install.service would wait for the installer that waits for it).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 #[path = "nix_support/mod.rs"]
@@ -59,19 +60,17 @@ impl Drop for TempUser {
     }
 }
 
-/// A scratch directory the installer trusts: root-owned, 0755, under the target directory (not
-/// the world-writable /tmp), holding 0400 copies of the fixture identity and sealed files.
+/// A scratch directory the installer trusts ([`common::trusted_tempdir`]), holding 0400 copies
+/// of the fixture identity and sealed files.
 struct Scratch {
     t: tempfile::TempDir,
 }
 
 impl Scratch {
     fn new() -> Scratch {
-        let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trusted");
-        std::fs::create_dir_all(&base).unwrap();
-        let t = tempfile::tempdir_in(&base).unwrap();
-        std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        Scratch { t }
+        Scratch {
+            t: common::trusted_tempdir(),
+        }
     }
     fn path(&self) -> &Path {
         self.t.path()

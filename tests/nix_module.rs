@@ -5,6 +5,7 @@
 //! remote-builder client (buildMachines, known hosts, the ssh `Host` block, the Access token
 //! wrapper — run for real — and no token value anywhere in the evaluated configuration).
 //! docs/nixos.md and docs/remote-builders.md describe what is tested here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 #[path = "nix_support/mod.rs"]

@@ -5,6 +5,7 @@
 //! lands in `$XDG_RUNTIME_DIR/secrets/<name>` (a generation under `secrets.d`), owned by the
 //! user, mode as configured; a second run switches generations. Needs the installer's user mode
 //! (docs/manifest.md, "User mode (home-manager)").
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 #[path = "nix_support/mod.rs"]

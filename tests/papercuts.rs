@@ -2,6 +2,7 @@
 //! pinned by running the built binary: key paths, `ssh-keyscan` input, `publicHostKey`, an
 //! already sealed input, install's root check and hints, owner checks, restart lines, `status`
 //! for non-root, `--identity-only`, anchor names in `check`, and the never-commit hint.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
@@ -716,4 +717,33 @@ fn commit_guard_says_never_commit_keys_and_cert_pem() {
     let err = stderr(&o);
     assert!(!err.contains("move the secret"), "{err}");
     assert!(err.contains("hint: never commit this: "), "{err}");
+}
+
+/// `--allow-plugins` was offered by `--help` and then refused: plugins now simply work (see
+/// docs/plugins.md), so no help text offers the flag and passing it is a usage error.
+#[test]
+fn no_help_offers_allow_plugins() {
+    let t = tempfile::tempdir().unwrap();
+    for cmd in [
+        "encrypt",
+        "decrypt",
+        "edit",
+        "updatekeys",
+        "rotate",
+        "check",
+        "audit",
+        "install",
+    ] {
+        let o = common::hostseal(t.path())
+            .args([cmd, "--help"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{cmd} --help");
+        assert!(!stdout(&o).contains("allow-plugins"), "{cmd} --help");
+    }
+    let o = common::hostseal(t.path())
+        .args(["decrypt", "--allow-plugins", "x.json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

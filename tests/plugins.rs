@@ -4,6 +4,7 @@
 //! recipient; the interactive identity answers on a pseudo-terminal (`script`) and fails
 //! cleanly without one; `install` (root) runs only the manifest's `agePlugins` binary and never
 //! prompts.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use serde_json::{json, Value};
@@ -388,7 +389,12 @@ fn install_opens_through_the_manifest_plugin_only_and_never_prompts() {
         {"name": "p", "sopsFile": by_plugin, "format": "json", "key": "token"},
         {"name": "n", "sopsFile": by_native, "format": "json", "key": "token"},
     ]);
-    let plugin_bin = plugin_dir().join("age-plugin-hstest");
+    // A copy in the trusted directory: install runs plugins only from directories only root
+    // can write, which the build directory of a checkout under /tmp is not.
+    let plugin_bin = d.join("bin/age-plugin-hstest");
+    std::fs::create_dir_all(d.join("bin")).unwrap();
+    std::fs::copy(plugin_dir().join("age-plugin-hstest"), &plugin_bin).unwrap();
+    std::fs::set_permissions(&plugin_bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let read = |n: &str| std::fs::read_to_string(d.join("secrets").join(n)).ok();
 
     let plain_ids = format!("{native_line}{}\n", identity_line(&key.plain));

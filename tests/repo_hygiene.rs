@@ -1,5 +1,6 @@
 //! The repository stands alone: no code or test reaches outside it, vendored peer data carries
 //! its licence and provenance, and the tree stays small (no fuzz corpus in git).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::{Path, PathBuf};
 

@@ -1,85 +1,27 @@
 //! `hostseal rotate` against the real sops: a new data key and fresh ciphertext for every
 //! value, recipients and leaf rule from the rules (the file's own, with a warning, when no
 //! rule matches), and sops opens every result.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 
-use common::{age_keygen, hostseal, run_ok, sops};
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use tempfile::TempDir;
+use common::repo::{text, AdminAndHosts};
+use std::path::Path;
 
-struct Env {
-    dir: TempDir,
-    admin: (PathBuf, String),
-    host1: (PathBuf, String),
-    host2: (PathBuf, String),
-}
+type Env = AdminAndHosts;
 
 fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let admin = age_keygen(dir.path(), "admin");
-    let host1 = age_keygen(dir.path(), "host1");
-    let host2 = age_keygen(dir.path(), "host2");
-    std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
-    Env {
-        dir,
-        admin,
-        host1,
-        host2,
-    }
+    AdminAndHosts::new(&["secrets"])
 }
 
 impl Env {
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
+    /// One rule for `secrets/` with these recipients and `extra` rule lines.
     fn rules(&self, recipients: &[&str], extra: &str) {
-        let text = format!(
+        self.write_rules(&format!(
             "creation_rules:\n  - path_regex: ^secrets/\n    age: '{}'\n{extra}",
             recipients.join(",")
-        );
-        std::fs::write(self.p(".sops.yaml"), text).unwrap();
+        ));
     }
-    fn sops_seal(&self, name: &str, plain: &[u8], recipients: &[&str]) -> PathBuf {
-        let path = self.p(name);
-        let bytes = sops_seal_outside(plain, &path, recipients);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-    fn sops_decrypt(&self, file: &Path, key: &Path) -> Output {
-        sops(self.dir.path())
-            .env("SOPS_AGE_KEY_FILE", key)
-            .arg("decrypt")
-            .arg(file)
-            .output()
-            .unwrap()
-    }
-    fn hs(&self, key: &Path, args: &[&str]) -> Output {
-        hostseal(self.dir.path())
-            .env("SOPS_AGE_KEY_FILE", key)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-}
-
-/// Seals `plain` with the real sops in a directory of its own (no `.sops.yaml` in reach: sops
-/// refuses `--age` when a rules file has no rule for the path), named like `like`.
-fn sops_seal_outside(plain: &[u8], like: &Path, recipients: &[&str]) -> Vec<u8> {
-    let d = tempfile::tempdir().unwrap();
-    let f = d.path().join(like.file_name().unwrap());
-    std::fs::write(&f, plain).unwrap();
-    run_ok(
-        sops(d.path())
-            .args(["encrypt", "--age", &recipients.join(",")])
-            .arg(&f),
-    )
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn json(path: &Path) -> serde_json::Value {

@@ -2,95 +2,33 @@
 //! and opened again by sops; only additions keep the data key; a no-op run touches nothing;
 //! one unopenable file stops every write; no prompt without a terminal; kill -9 mid-run leaves
 //! every file old or new and valid, and a re-run completes.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 
-use common::{age_keygen, hostseal, run_ok, sops};
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use tempfile::TempDir;
+use common::repo::{text, AdminAndHosts};
+use common::{hostseal, run_ok};
+use std::path::Path;
+use std::process::Stdio;
 
-struct Env {
-    dir: TempDir,
-    admin: (PathBuf, String),
-    host1: (PathBuf, String),
-    host2: (PathBuf, String),
-}
+type Env = AdminAndHosts;
 
 fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let admin = age_keygen(dir.path(), "admin");
-    let host1 = age_keygen(dir.path(), "host1");
-    let host2 = age_keygen(dir.path(), "host2");
-    std::fs::create_dir_all(dir.path().join("secrets/sub")).unwrap();
-    Env {
-        dir,
-        admin,
-        host1,
-        host2,
-    }
+    AdminAndHosts::new(&["secrets/sub"])
 }
 
 impl Env {
-    fn p(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
     /// `.sops.yaml` naming the three keys, one rule for `secrets/` with these anchors.
     fn rules(&self, anchors: &[&str]) {
         let list: Vec<String> = anchors.iter().map(|a| format!("*{a}")).collect();
-        let text = format!(
+        self.write_rules(&format!(
             "keys:\n  - &admin {}\n  - &host1 {}\n  - &host2 {}\ncreation_rules:\n  - path_regex: ^secrets/\n    age: [{}]\n",
             self.admin.1,
             self.host1.1,
             self.host2.1,
             list.join(", ")
-        );
-        std::fs::write(self.p(".sops.yaml"), text).unwrap();
+        ));
     }
-
-    /// Writes plaintext and seals it in place with the real sops to `recipients`.
-    fn sops_seal(&self, name: &str, plain: &[u8], recipients: &[&str]) -> PathBuf {
-        let path = self.p(name);
-        let bytes = sops_seal_outside(plain, &path, recipients);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-
-    fn sops_decrypt(&self, file: &Path, key: &Path) -> Output {
-        sops(self.dir.path())
-            .env("SOPS_AGE_KEY_FILE", key)
-            .arg("decrypt")
-            .arg(file)
-            .output()
-            .unwrap()
-    }
-
-    fn hs(&self, key: &Path, args: &[&str]) -> Output {
-        hostseal(self.dir.path())
-            .env("SOPS_AGE_KEY_FILE", key)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-}
-
-/// Seals `plain` with the real sops in a directory of its own (no `.sops.yaml` in reach: sops
-/// refuses `--age` when a rules file has no rule for the path), named like `like`.
-fn sops_seal_outside(plain: &[u8], like: &Path, recipients: &[&str]) -> Vec<u8> {
-    let d = tempfile::tempdir().unwrap();
-    let f = d.path().join(like.file_name().unwrap());
-    std::fs::write(&f, plain).unwrap();
-    run_ok(
-        sops(d.path())
-            .args(["encrypt", "--age", &recipients.join(",")])
-            .arg(&f),
-    )
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// The sealed values and MAC of a sealed JSON file (everything but the wrapped keys).
@@ -322,28 +260,50 @@ fn key_groups_and_threshold_follow_the_rule() {
     assert_eq!(std::fs::read(&a).unwrap(), bytes);
 }
 
-/// kill -9 at random moments of a run over many files: each file is its old bytes or a new
-/// valid file; the temporary files left behind are removed by the re-run, which completes.
+/// kill -9 at points the test controls (the process is stopped there and the state checked
+/// first): once while new files are being staged and none is renamed yet, once between
+/// renames (some files new, some old). Each file is its old bytes or a new valid file; the
+/// temporary files left behind are removed by the re-run, which completes.
 #[test]
 fn kill_9_leaves_every_file_old_or_new_and_a_rerun_completes() {
+    use std::os::unix::fs::MetadataExt;
     let e = env();
-    const N: usize = 24;
+    const N: usize = 60;
+    let first = e.sops_seal("secrets/f00.json", PLAIN_JSON, &[&e.admin.1, &e.host1.1]);
+    let sealed = std::fs::read(&first).unwrap();
     let mut originals = Vec::new();
     for i in 0..N {
-        let name = format!("secrets/f{i:02}.json");
-        let p = e.sops_seal(&name, PLAIN_JSON, &[&e.admin.1, &e.host1.1]);
-        originals.push((p.clone(), std::fs::read(&p).unwrap()));
+        let p = e.p(&format!("secrets/f{i:02}.json"));
+        std::fs::write(&p, &sealed).unwrap();
+        originals.push((p, sealed.clone()));
     }
     e.rules(&["admin", "host2"]);
-    // Time one whole run, then kill later runs at random moments within that span.
-    let start = std::time::Instant::now();
-    let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let span = u64::try_from(start.elapsed().as_millis()).unwrap().max(10);
+    let temps = || -> Vec<String> {
+        std::fs::read_dir(e.p("secrets"))
+            .unwrap()
+            .flatten()
+            .map(|d| d.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("hostseal-tmp"))
+            .collect()
+    };
+    let (mut mid_staging, mut mid_rename) = (0usize, 0usize);
     for round in 0..6u64 {
         for (p, bytes) in &originals {
             std::fs::write(p, bytes).unwrap();
         }
+        let inodes: Vec<u64> = originals
+            .iter()
+            .map(|(p, _)| std::fs::metadata(p).unwrap().ino())
+            .collect();
+        let renamed = || {
+            originals
+                .iter()
+                .zip(&inodes)
+                .filter(|((p, _), ino)| std::fs::metadata(p).is_ok_and(|m| m.ino() != **ino))
+                .count()
+        };
+        let old_temps = temps();
+        let new_temp = || temps().iter().any(|t| !old_temps.contains(t));
         let mut child = hostseal(e.dir.path())
             .env("SOPS_AGE_KEY_FILE", &e.admin.0)
             .args(["updatekeys", "-y", "secrets"])
@@ -352,11 +312,21 @@ fn kill_9_leaves_every_file_old_or_new_and_a_rerun_completes() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // Spread the kills over reading, staging and renaming.
-        let delay = rand::random::<u64>() % span;
-        std::thread::sleep(std::time::Duration::from_millis(delay));
-        let _ = child.kill();
-        let _ = child.wait();
+        let landed = if round % 2 == 0 {
+            common::stop_when(&mut child, || new_temp() && renamed() == 0)
+                && new_temp()
+                && renamed() == 0
+        } else {
+            let between = || (1..N).contains(&renamed());
+            common::stop_when(&mut child, between) && between()
+        };
+        let n_renamed = renamed();
+        common::kill_9(&mut child);
+        match (landed, round % 2) {
+            (true, 0) => mid_staging += 1,
+            (true, _) => mid_rename += 1,
+            _ => {}
+        }
         let mut changed = 0;
         for (p, old) in &originals {
             let now = std::fs::read(p).unwrap();
@@ -371,15 +341,18 @@ fn kill_9_leaves_every_file_old_or_new_and_a_rerun_completes() {
                 assert_eq!(out.stdout, PLAIN_JSON);
             }
         }
-        eprintln!("round {round}: killed after {delay} ms, {changed}/{N} files new");
+        assert_eq!(
+            changed, n_renamed,
+            "round {round}: a file changed after the kill"
+        );
+        eprintln!("round {round}: landed {landed}, {changed}/{N} files new");
     }
+    // Each counted kill provably landed where it says (checked while the process was stopped).
+    assert!(mid_staging > 0, "no kill landed while staging");
+    assert!(mid_rename > 0, "no kill landed between renames");
     let out = e.hs(&e.admin.0, &["updatekeys", "-y", "secrets"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let leftovers: Vec<String> = std::fs::read_dir(e.p("secrets"))
-        .unwrap()
-        .map(|d| d.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains("hostseal-tmp"))
-        .collect();
+    let leftovers = temps();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     for (p, _) in &originals {
         let out = e.sops_decrypt(p, &e.host2.0);

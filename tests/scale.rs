@@ -3,6 +3,7 @@
 //! command runs on a tree of several hundred files (more than one `check --staged` chunk), with
 //! problems scattered through it, once on one thread and once on four, and the outputs must
 //! be identical and in path order. No timing is asserted.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! and no later `edit` removed it. Now the next `edit` of the same user sweeps the directories
 //! of that user's dead edits, with a warning naming each; other users' directories and live
 //! edits are left alone. Run as root, with the edits run as a local user made for the test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use common::host::{chown, root_or_skip, stderr, TempUser};

@@ -4,6 +4,7 @@
 //! `PGP PRIVATE KEY BLOCK`; secret-shaped values left in clear inside a sealed file. Each was
 //! missed before; each is now exit 1 with a message naming the file, the kind and the line,
 //! never the secret. Public keys and `ENC[…]` values are not flagged.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -2,6 +2,7 @@
 //! `secrets` list, ids that `chown` reads as "unchanged", template units without an instance,
 //! unknown fields, deep nesting in ignored fields, and `"group": null` (what the Nix module
 //! writes) with a real user made for the test. Each asserts the exit code and the message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use common::host::{root_or_skip, stderr, Host, TempUser};

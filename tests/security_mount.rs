@@ -2,6 +2,7 @@
 //! user owns was silently mounted over, and one under a directory the user can write could be
 //! swapped between the check and `mount(2)`. Now both are refused before anything is mounted,
 //! and a real mount is checked in `/proc/self/mountinfo`. Run as root (real ramfs mounts).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use common::host::{is_mount_point, root_or_skip, stderr, Host, TempUser};

@@ -2,6 +2,7 @@
 //! one still exited 0; restart lists that could not be written dropped the pending restarts
 //! and exited 0; `systemctl try-restart` without `--no-block` deadlocked on hosts that install
 //! from a systemd unit. Each asserts the exit code, the message and what is left on disk.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use common::host::{root_or_skip, stderr, Host, TempUser};

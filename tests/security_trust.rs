@@ -3,6 +3,7 @@
 //! directories, identity files, the `systemctl` binary. Each attack is the one that worked
 //! before the rule; each test asserts the refusal, the exit code and the message. Run as root
 //! (skipped with a message otherwise).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 mod common;
 
 use common::host::{chmod, chown, root_or_skip, stderr, Host, TempUser};

@@ -2,6 +2,7 @@
 //! sops encrypts and decrypts each plaintext fixture; our `emit(parse(…))` must give sops's
 //! decrypted bytes, and must reproduce the sealed files sops wrote (INI: up to the order of the
 //! `[sops]` section, which sops writes in random order).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 
@@ -207,8 +208,8 @@ fn typed_tree() -> (Tree, Tree) {
     sec.push("t", s(Scalar::Time("2001-12-14T21:59:43.1-05:00".into())));
     sec.0.push(MapItem::Comment(" note".into()));
     sec.push("ok", s(Scalar::Bool(false)));
-    let mut full = flat.clone();
-    full.push("sec", Node::Map(sec.clone()));
+    let mut full = flat.duplicate();
+    full.push("sec", Node::Map(sec.duplicate()));
     let mut sections = Map::default();
     sections.push("sec", Node::Map(sec));
     (
@@ -229,10 +230,10 @@ fn yaml_typed_leaves_are_written_like_sops() {
     // dotenv cannot hold the nested `sec`: sops and we both refuse
     assert!(dotenv::emit(&full).is_err());
     let flat = Tree {
-        docs: vec![parts.docs[0].clone()],
+        docs: vec![parts.docs[0].duplicate()],
     };
     let sections = Tree {
-        docs: vec![parts.docs[1].clone()],
+        docs: vec![parts.docs[1].duplicate()],
     };
     let flat_sealed = sops_encrypt(dir.path(), &r, "typed_flat.yaml", "yaml");
     let expected = sops_decrypt(dir.path(), &flat_sealed, "yaml", "dotenv");

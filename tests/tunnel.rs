@@ -1,5 +1,6 @@
 //! `hostseal tunnel token|credentials` and the credentials validation of `encrypt`, through the
 //! built binary: round trips, the exit code 5 and the field named for each malformed field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

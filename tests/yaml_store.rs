@@ -4,6 +4,7 @@
 //! 3. inputs sops refuses are refused here too.
 //!
 //! Fixtures: `tests/fixtures/yaml/*.yaml` (plaintext only; keys are made per run).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod common;
 

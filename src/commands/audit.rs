@@ -3,7 +3,7 @@
 //! `--require` fails (exit 1) unless R can open every file (the NixOS module's host check).
 
 use super::io::write_stdout;
-use super::updatekeys::fail_listed;
+use super::rotation_ui::fail_listed;
 use crate::cli::AuditArgs;
 use crate::error::Error;
 use crate::rotation::audit::{

@@ -1,10 +1,12 @@
 //! `hostseal decrypt`: open a sealed file and print (or write) the plaintext or one value.
 
-use super::io::{is_git_tracked, read_input, write_atomic, write_stdout};
+use super::io::{deliver, is_git_tracked};
+use crate::age_file;
 use crate::cli::DecryptArgs;
 use crate::error::Error;
+use crate::fileio::read_input;
 use crate::format::tree::{Map, Node, Scalar, Tree};
-use crate::format::{age_file, EmitOptions, Format};
+use crate::format::{EmitOptions, Format};
 use crate::sops::{self, path};
 use zeroize::Zeroizing;
 
@@ -19,11 +21,7 @@ pub fn run(args: &DecryptArgs) -> Result<u8, Error> {
         .with_hint("use --output or stdout, or pass --force if you really mean it"));
     }
     let plain = open_file(args).map_err(|e| e.with_file(shown))?;
-    match (&args.output, args.in_place) {
-        (Some(out), _) => write_atomic(out, &plain)?,
-        (None, true) => write_atomic(&args.file, &plain)?,
-        (None, false) => write_stdout(&plain)?,
-    }
+    deliver(args.output.as_deref(), args.in_place, &args.file, &plain)?;
     Ok(0)
 }
 
@@ -48,43 +46,41 @@ fn open_file(args: &DecryptArgs) -> Result<Zeroizing<Vec<u8>>, Error> {
             &mut opened.tree,
         )?)),
         None => Ok(Zeroizing::new(opened.emit(output, &emit)?)),
-        Some(p) => extract(&opened.tree, &path::parse_extract(p)?, output, &emit),
+        Some(p) => extract(&mut opened.tree, &path::parse_extract(p)?, output, &emit),
     }
 }
 
 /// One value, as `sops decrypt --extract` prints it: strings raw, other scalars in their YAML
-/// spelling with a newline, mappings in the output format.
+/// spelling with a newline, mappings in the output format. The value moves out of the tree
+/// (no copy), into bytes or a one-document tree that zeroize on drop.
 fn extract(
-    tree: &Tree,
+    tree: &mut Tree,
     segs: &[path::PathSegment],
     output: Format,
     emit: &EmitOptions,
 ) -> Result<Zeroizing<Vec<u8>>, Error> {
-    let node = path::lookup(tree, segs).ok_or_else(|| {
+    let node = path::take(tree, segs).ok_or_else(|| {
         Error::failure(format!("--extract: {} not found", path::display_path(segs)))
     })?;
-    let bytes = match node {
-        Node::Scalar(Scalar::Str(s)) => s.as_bytes().to_vec(),
-        Node::Scalar(Scalar::Bytes(b)) => b.clone(),
-        Node::Scalar(Scalar::Null) => b"null\n".to_vec(),
-        Node::Scalar(Scalar::Bool(b)) => format!("{b}\n").into_bytes(),
-        Node::Scalar(s) => {
-            let mut v = sops::canonical_bytes(s).unwrap_or_default();
-            v.push(b'\n');
-            v
-        }
-        Node::Map(m) => {
-            let t = Tree {
-                docs: vec![m.clone()],
-            };
-            output.emit_plain(&t, emit)?
-        }
-        Node::Seq(_) | Node::Comment(_) => {
-            let mut m = Map::default();
-            m.push("value", node.clone());
-            let t = Tree { docs: vec![m] };
-            output.emit_plain(&t, emit)?
-        }
+    let line = |mut v: Vec<u8>| {
+        v.push(b'\n');
+        Ok(Zeroizing::new(v))
     };
-    Ok(Zeroizing::new(bytes))
+    match node {
+        Node::Scalar(Scalar::Str(s)) => Ok(Zeroizing::new(s.into_bytes())),
+        Node::Scalar(Scalar::Bytes(b)) => Ok(Zeroizing::new(b)),
+        Node::Scalar(Scalar::Null) => line(b"null".to_vec()),
+        Node::Scalar(Scalar::Bool(b)) => line(b.to_string().into_bytes()),
+        Node::Scalar(s) => line(sops::canonical_bytes(&s).unwrap_or_default()),
+        Node::Map(m) => Ok(Zeroizing::new(
+            output.emit_plain(&Tree::new(vec![m]), emit)?,
+        )),
+        node @ (Node::Seq(_) | Node::Comment(_)) => {
+            let mut m = Map::default();
+            m.push("value", node);
+            Ok(Zeroizing::new(
+                output.emit_plain(&Tree::new(vec![m]), emit)?,
+            ))
+        }
+    }
 }

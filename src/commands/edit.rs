@@ -4,12 +4,13 @@
 //! its rule's recipients. The plaintext is removed on every exit path (see
 //! [`crate::commit::edit`]).
 
-use super::io::{read_input, write_atomic};
+use crate::age_file;
 use crate::cli::EditArgs;
 use crate::commit::edit::Session;
 use crate::commit::seal::seal_for_rule;
 use crate::error::Error;
-use crate::format::{age_file, EmitOptions, Format};
+use crate::fileio::{read_input, write_atomic, Mode};
+use crate::format::{EmitOptions, Format};
 use crate::keys::recipient::Recipient;
 use crate::rules::RulesFile;
 use crate::sops::{self, Opened};
@@ -73,7 +74,7 @@ fn edit(args: &EditArgs, session: &mut Session) -> Result<Outcome, Error> {
     let tmp = session.write_plain(&name, &plain)?;
     loop {
         session.run_editor(&tmp)?;
-        let edited = Zeroizing::new(read_input(&tmp)?);
+        let edited = read_input(&tmp)?;
         if edited.as_slice() == plain.as_slice() {
             return Ok(if exists {
                 Outcome::Unchanged
@@ -83,7 +84,7 @@ fn edit(args: &EditArgs, session: &mut Session) -> Result<Outcome, Error> {
         }
         match reseal(&source, file, format, &edited, &rules, &emit) {
             Ok(sealed) => {
-                write_atomic(file, &sealed)?;
+                write_atomic(file, &sealed, Mode::KeepExisting)?;
                 return Ok(Outcome::Written);
             }
             Err(e) if e.exit_code() == 5 && ask_again(&e) => continue,
@@ -139,10 +140,8 @@ fn reseal(
     match source {
         Source::Sops(opened) => {
             crate::tunnel::validate_if_credentials(edited, format)?;
-            let mut tree = format.parse_plain(edited)?;
-            let out = opened.reseal(&tree, format, emit);
-            tree.zeroize_all();
-            out
+            let tree = format.parse_plain(edited)?;
+            opened.reseal(&tree, format, emit)
         }
         Source::Age => {
             crate::tunnel::validate_if_credentials(edited, format)?;

@@ -1,10 +1,12 @@
 //! `hostseal encrypt`: seal a plaintext file to the recipients of its rule (or `--age`).
 
-use super::io::{read_input, write_atomic, write_stdout};
+use super::io::deliver;
+use crate::age_file;
 use crate::cli::{EncryptArgs, LeafRuleArgs};
 use crate::error::Error;
+use crate::fileio::read_input;
 use crate::format::metadata::LeafRule;
-use crate::format::{age_file, Format};
+use crate::format::Format;
 use crate::keys::recipient::{self, Recipient};
 use crate::rules::RulesFile;
 use crate::sops::{self, SealParams};
@@ -14,11 +16,7 @@ use std::path::{Path, PathBuf};
 pub fn run(args: &EncryptArgs) -> Result<u8, Error> {
     let shown = args.file.display().to_string();
     let sealed = seal_file(args).map_err(|e| e.with_file(shown))?;
-    match (&args.output, args.in_place) {
-        (Some(out), _) => write_atomic(out, &sealed)?,
-        (None, true) => write_atomic(&args.file, &sealed)?,
-        (None, false) => write_stdout(&sealed)?,
-    }
+    deliver(args.output.as_deref(), args.in_place, &args.file, &sealed)?;
     Ok(0)
 }
 
@@ -34,7 +32,7 @@ fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
         args.input_type.as_deref(),
         args.output_type.as_deref(),
     )?;
-    let mut plaintext = zeroize::Zeroizing::new(read_input(&args.file)?);
+    let mut plaintext = read_input(&args.file)?;
     let config = config_path(args.config.as_deref());
     let rules = RulesFile::locate(&name_path, config.as_deref())?;
     let rule = rules.as_ref().and_then(|r| r.rule_for(&name_path));
@@ -52,7 +50,7 @@ fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
         return age_file::encrypt(&plaintext, &all, false);
     }
     // A binary file's bytes move into the tree (no copy); the tree is zeroized after sealing.
-    let mut tree = if input == Format::Binary {
+    let tree = if input == Format::Binary {
         crate::format::binary_tree(std::mem::take(&mut *plaintext))
     } else {
         input.parse_plain(&plaintext)
@@ -68,9 +66,7 @@ fn seal_file(args: &EncryptArgs) -> Result<Vec<u8>, Error> {
         mac_only_encrypted: rule.is_some_and(|r| r.mac_only_encrypted),
     };
     let emit = rules.as_ref().map(|r| r.emit).unwrap_or_default();
-    let sealed = sops::seal(&tree, output, &params, &emit);
-    tree.zeroize_all();
-    sealed
+    sops::seal(&tree, output, &params, &emit)
 }
 
 /// The path used for type detection and rule matching.

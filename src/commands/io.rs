@@ -1,11 +1,9 @@
-//! Reading inputs and writing outputs for the commands: bounded reads (no parser sees more than
-//! 16 MiB), stdout that treats a closed pipe as success, and atomic replacement of files
-//! (temporary file in the same directory, then rename) so a crash never leaves half a file.
+//! Terminal-side output for the commands: stdout that treats a closed pipe as success, and the
+//! git check before writing plaintext. File reads and atomic writes live in [`crate::fileio`].
 
 use crate::error::Error;
 use crate::keys::identity::{discover, IdentitySet, WorkstationEnv};
-use crate::limits::MAX_INPUT;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The identities of a workstation command: the `--identity` files, then, unless
@@ -20,27 +18,6 @@ pub fn identities(explicit: &[PathBuf], only: bool) -> Result<IdentitySet, Error
     discover(explicit, &env)
 }
 
-/// Reads `path` (or stdin for `-`), refusing more than 16 MiB.
-pub fn read_input(path: &Path) -> Result<Vec<u8>, Error> {
-    let name = path.display().to_string();
-    let mut buf = Vec::new();
-    let limit = (MAX_INPUT as u64) + 1;
-    let res = if path == Path::new("-") {
-        std::io::stdin().lock().take(limit).read_to_end(&mut buf)
-    } else {
-        let f = std::fs::File::open(path).map_err(|e| Error::io(path, &e))?;
-        if f.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-            return Err(Error::failure("is a directory").with_file(name));
-        }
-        f.take(limit).read_to_end(&mut buf)
-    };
-    res.map_err(|e| Error::io(path, &e))?;
-    if buf.len() > MAX_INPUT {
-        return Err(Error::malformed("input is larger than the 16 MiB limit").with_file(name));
-    }
-    Ok(buf)
-}
-
 /// Writes `bytes` to stdout; a closed pipe (`| head`) is not an error.
 pub fn write_stdout(bytes: &[u8]) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
@@ -51,29 +28,19 @@ pub fn write_stdout(bytes: &[u8]) -> Result<(), Error> {
     }
 }
 
-/// Replaces (or creates) `path` with `bytes` atomically: a private temporary file beside it,
-/// fsynced, then renamed over. Keeps the permission bits of a file it replaces.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.hostseal-tmp-"))
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(path, &e))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(path, &e))?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let _ = tmp.as_file().set_permissions(meta.permissions());
+/// Delivers a command's result: to `--output`, over the input with `-i`, else to stdout.
+pub fn deliver(
+    output: Option<&Path>,
+    in_place: bool,
+    input: &Path,
+    bytes: &[u8],
+) -> Result<(), Error> {
+    use crate::fileio::{write_atomic, Mode};
+    match (output, in_place) {
+        (Some(out), _) => write_atomic(out, bytes, Mode::KeepExisting),
+        (None, true) => write_atomic(input, bytes, Mode::KeepExisting),
+        (None, false) => write_stdout(bytes),
     }
-    tmp.persist(path).map_err(|e| Error::io(path, &e.error))?;
-    Ok(())
 }
 
 /// Whether git tracks `path` (used to refuse writing plaintext over a tracked file).

@@ -1,8 +1,9 @@
 //! `hostseal keygen` and `hostseal pubkey`.
 
-use super::io::{read_input, write_stdout};
+use super::io::write_stdout;
 use crate::cli::{KeygenArgs, PubkeyArgs, PubkeyFormat};
 use crate::error::Error;
+use crate::fileio::read_input;
 use std::io::Write;
 use std::path::Path;
 
@@ -54,7 +55,7 @@ fn write_new_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 pub fn pubkey(args: &PubkeyArgs) -> Result<u8, Error> {
     let path = args.file.as_deref().unwrap_or(Path::new("-"));
     let shown = path.display().to_string();
-    let bytes = zeroize::Zeroizing::new(read_input(path)?);
+    let bytes = read_input(path)?;
     let keys = crate::keys::public_keys_of(&bytes).map_err(|mut e| {
         e.file = Some(shown.clone());
         e

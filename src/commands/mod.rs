@@ -11,6 +11,7 @@ pub mod hook;
 pub mod io;
 pub mod keys;
 pub mod rotate;
+pub mod rotation_ui;
 pub mod tunnel;
 pub mod types;
 pub mod updatekeys;

@@ -3,22 +3,18 @@
 //! no rule matches. Whole-file age files are left out (see `updatekeys --include-age`).
 
 use super::io::write_stdout;
-use super::updatekeys::{
-    confirm, fail_listed, finish, in_rules, note_age_skipped, render_plan, skip, Step,
-};
+use super::rotation_ui::{confirm, fail_listed, finish, note_age_skipped};
 use crate::cli::RotateArgs;
 use crate::error::Error;
-use crate::rotation::job::{self, Action, Loaded, Planned};
+use crate::rotation::job::{Action, Loaded, Planned};
 use crate::rotation::plan::{diff, Names, Target};
+use crate::rotation::steps::{in_rules, load_for_rewrite, render_plan, skip, Step};
 use std::io::Write;
 
 /// Runs `hostseal rotate`.
 pub fn run(args: &RotateArgs) -> Result<u8, Error> {
-    let walk = crate::rotation::walk::collect(&args.paths)?;
     let config = super::encrypt::config_path(args.config.as_deref());
-    let loaded = job::load(walk, config.as_deref());
-    // Temporary files of an interrupted run are removed by the next one (SPEC §1).
-    crate::rotation::apply::remove_stale_temps(loaded.files.iter().map(|f| f.path.as_path()));
+    let loaded = load_for_rewrite(&args.paths, config.as_deref())?;
     let mut errors = loaded.errors;
     let mut skipped = loaded.skipped;
     let mut planned = Vec::new();

@@ -2,9 +2,10 @@
 //! `cloudflared tunnel create` writes and the tunnel token `cloudflared tunnel run --token`
 //! takes, so either can be sealed and the other derived when needed.
 
-use super::io::{read_input, write_stdout};
+use super::io::write_stdout;
 use crate::cli::TunnelCommand;
 use crate::error::Error;
+use crate::fileio::read_input;
 use std::path::Path;
 use zeroize::Zeroizing;
 
@@ -13,14 +14,14 @@ use zeroize::Zeroizing;
 pub fn run(cmd: &TunnelCommand) -> Result<u8, Error> {
     let out = match cmd {
         TunnelCommand::Token { file } => {
-            let creds = Zeroizing::new(read_input(file)?);
+            let creds = read_input(file)?;
             let token = crate::tunnel::credentials_to_token(&creds)
                 .map_err(|e| e.with_file(file.display().to_string()))?;
             Zeroizing::new(token + "\n")
         }
         TunnelCommand::Credentials { token } => {
             let token = if token == "-" {
-                let bytes = Zeroizing::new(read_input(Path::new("-"))?);
+                let bytes = read_input(Path::new("-"))?;
                 Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
             } else {
                 Zeroizing::new(token.clone())

@@ -5,9 +5,8 @@
 
 use super::git::Repo;
 use crate::error::Error;
-use std::io::Write;
+use crate::fileio::{write_atomic, Mode};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// The line that marks a hook as hostseal's (and so safe to overwrite).
@@ -59,17 +58,7 @@ pub fn install(dir: &Path, exe: &Path, encrypt: bool, force: bool) -> Result<Pat
         Err(e) => return Err(Error::io(&path, &e)),
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, &e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".pre-commit.hostseal-tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, &e))?;
-    tmp.write_all(script(exe, encrypt).as_bytes())
-        .and_then(|()| {
-            tmp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(0o755))
-        })
-        .map_err(|e| Error::io(&path, &e))?;
-    tmp.persist(&path).map_err(|e| Error::io(&path, &e.error))?;
+    write_atomic(&path, script(exe, encrypt).as_bytes(), Mode::Exactly(0o755))?;
     Ok(path)
 }
 
@@ -80,6 +69,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn script_quotes_the_path_and_picks_the_mode() {

@@ -199,8 +199,8 @@ fn judge_files(
             let Todo::Judge(shown, abs, rules) = t else {
                 return None;
             };
-            let bytes = match super::super::commands::io::read_input(abs) {
-                Ok(b) => Zeroizing::new(b),
+            let bytes = match crate::fileio::read_input(abs) {
+                Ok(b) => b,
                 Err(e) if e.message == "no such file or directory" => return Some(Judged::Gone),
                 Err(e) => return Some(Judged::Unreadable(Problem::new(shown, e.message))),
             };
@@ -514,7 +514,9 @@ fn seal_staged(
     };
     let emit = p.rules.current.map(|r| r.emit).unwrap_or_default();
     let result = seal::seal_for_rule(abs, bytes, rule, &emit, !opts.no_validate)
-        .and_then(|sealed| crate::commands::io::write_atomic(abs, &sealed))
+        .and_then(|sealed| {
+            crate::fileio::write_atomic(abs, &sealed, crate::fileio::Mode::KeepExisting)
+        })
         .and_then(|()| repo.add(path));
     match result {
         Ok(()) => report.sealed.push(path.clone()),

@@ -234,15 +234,34 @@ fn parsed_json(bytes: &[u8]) -> Option<bool> {
     Some(has_tunnel_secret(&v))
 }
 
+/// Through the YAML store (the one YAML parser hostseal has; it bounds the nesting depth).
 fn parsed_yaml(bytes: &[u8]) -> Option<bool> {
-    use serde::Deserialize;
-    let mut any = false;
-    for doc in serde_norway::Deserializer::from_slice(bytes) {
-        let v = serde_norway::Value::deserialize(doc).ok()?;
-        let v = serde_json::to_value(&v).ok()?;
-        any |= has_tunnel_secret(&v);
+    use crate::format::tree::{Node, Scalar};
+    let tree = crate::format::yaml::parse(bytes).ok()?;
+    let mut stack: Vec<&Node> = Vec::new();
+    let mut maps: Vec<&crate::format::tree::Map> = tree.docs.iter().collect();
+    loop {
+        if let Some(m) = maps.pop() {
+            for (k, v) in m.entries() {
+                if k.eq_ignore_ascii_case("tunnelsecret") {
+                    if let Node::Scalar(Scalar::Str(s)) = v {
+                        if secret_like_str(s) {
+                            return Some(true);
+                        }
+                    }
+                }
+                stack.push(v);
+            }
+        } else if let Some(n) = stack.pop() {
+            match n {
+                Node::Map(m) => maps.push(m),
+                Node::Seq(items) => stack.extend(items),
+                Node::Scalar(_) | Node::Comment(_) => {}
+            }
+        } else {
+            return Some(false);
+        }
     }
-    Some(any)
 }
 
 /// A mapping at any depth with a `tunnelsecret` key (any case) holding a base64-looking string.
@@ -266,12 +285,14 @@ fn has_tunnel_secret(v: &Value) -> bool {
 }
 
 fn secret_like(v: &Value) -> bool {
-    v.as_str().is_some_and(|s| {
-        let s = s.trim();
-        s.len() >= 16
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"+/=_-".contains(&b))
-    })
+    v.as_str().is_some_and(secret_like_str)
+}
+
+fn secret_like_str(s: &str) -> bool {
+    let s = s.trim();
+    s.len() >= 16
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=_-".contains(&b))
 }
 
 /// Whether a base64 candidate (either alphabet, padded or not, possibly followed by text

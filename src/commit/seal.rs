@@ -1,8 +1,9 @@
 //! Sealing plaintext to its rule's recipients, as `encrypt` does without `--age`: used by
 //! `check --encrypt` for staged files and by `edit` for files that do not exist yet.
 
+use crate::age_file;
 use crate::error::Error;
-use crate::format::{age_file, EmitOptions, Format};
+use crate::format::{EmitOptions, Format};
 use crate::keys::recipient::Recipient;
 use crate::rules::CreationRule;
 use crate::sops::SealParams;
@@ -26,14 +27,12 @@ pub fn seal_for_rule(
         let all: Vec<Recipient> = groups.into_iter().flatten().collect();
         return age_file::encrypt(plaintext, &all, false);
     }
-    let mut tree = format.parse_plain(plaintext)?;
+    let tree = format.parse_plain(plaintext)?;
     let params = SealParams {
         groups,
         threshold: rule.threshold,
         leaf_rule: rule.leaf_rule.clone().unwrap_or_default(),
         mac_only_encrypted: rule.mac_only_encrypted,
     };
-    let sealed = crate::sops::seal(&tree, format, &params, emit);
-    tree.zeroize_all();
-    sealed
+    crate::sops::seal(&tree, format, &params, emit)
 }

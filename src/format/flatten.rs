@@ -369,7 +369,7 @@ mod tests {
         recipient.push("enc", Node::str("-----BEGIN\nabc\n"));
         let mut group = Map::default();
         group.push("hc_vault", Node::Scalar(Scalar::Null));
-        group.push("age", Node::Seq(vec![Node::Map(recipient.clone())]));
+        group.push("age", Node::Seq(vec![Node::Map(recipient.duplicate())]));
         let mut m = Map::default();
         m.push("shamir_threshold", Node::Scalar(Scalar::Int(2)));
         m.push("key_groups", Node::Seq(vec![Node::Map(group)]));

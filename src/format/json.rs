@@ -660,7 +660,7 @@ mod tests {
 
     fn arb_node() -> impl Strategy<Value = Node> {
         let leaf = prop_oneof![
-            Just(Node::Scalar(Scalar::Null)),
+            Just(()).prop_map(|()| Node::Scalar(Scalar::Null)),
             any::<bool>().prop_map(|b| Node::Scalar(Scalar::Bool(b))),
             any::<f64>()
                 .prop_filter("finite", |f| f.is_finite())

@@ -20,7 +20,7 @@ pub struct AgeStanza {
 }
 
 /// One key group. With one group the metadata uses the flat form (`sops.age`).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, PartialEq, Default)]
 pub struct KeyGroup {
     /// The age recipients of this group.
     pub age: Vec<AgeStanza>,
@@ -101,7 +101,7 @@ pub enum EmptyList {
 }
 
 /// The parsed `sops:` block.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Metadata {
     /// Key groups; one group means the flat form.
     pub groups: Vec<KeyGroup>,
@@ -119,6 +119,39 @@ pub struct Metadata {
     pub version: String,
     /// Fields we do not know, kept in order.
     pub unknown: Vec<(String, Node)>,
+}
+
+// Metadata is never secret, so it may be copied; its verbatim nodes are copied explicitly
+// because tree nodes are not `Clone` (see `format::tree`).
+impl Clone for KeyGroup {
+    fn clone(&self) -> Self {
+        KeyGroup {
+            age: self.age.clone(),
+            other: duplicate_fields(&self.other),
+        }
+    }
+}
+
+impl Clone for Metadata {
+    fn clone(&self) -> Self {
+        Metadata {
+            groups: self.groups.clone(),
+            shamir_threshold: self.shamir_threshold,
+            lastmodified: self.lastmodified.clone(),
+            mac: self.mac.clone(),
+            leaf_rule: self.leaf_rule.clone(),
+            mac_only_encrypted: self.mac_only_encrypted,
+            version: self.version.clone(),
+            unknown: duplicate_fields(&self.unknown),
+        }
+    }
+}
+
+fn duplicate_fields(fields: &[(String, Node)]) -> Vec<(String, Node)> {
+    fields
+        .iter()
+        .map(|(k, v)| (k.clone(), v.duplicate()))
+        .collect()
 }
 
 const FLAT_OTHER_TYPES: [&str; 6] = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp"];
@@ -146,7 +179,7 @@ impl Metadata {
                 "age" => flat.age = read_age_list(value, "sops.age")?,
                 k if FLAT_OTHER_TYPES.contains(&k) => {
                     if !is_empty_list(value) {
-                        flat.other.push((k.to_string(), value.clone()));
+                        flat.other.push((k.to_string(), value.duplicate()));
                     }
                 }
                 "key_groups" => md.groups = read_groups(value)?,
@@ -170,7 +203,7 @@ impl Metadata {
                     rules_seen += 1;
                     md.leaf_rule = LeafRule::from_field(k, v).unwrap_or_default();
                 }
-                other => md.unknown.push((other.to_string(), value.clone())),
+                other => md.unknown.push((other.to_string(), value.duplicate())),
             }
         }
         if rules_seen > 1 {
@@ -206,19 +239,19 @@ impl Metadata {
                     let hc_vault = g.other.iter().find(|(k, _)| k == "hc_vault");
                     gm.push(
                         "hc_vault",
-                        hc_vault.map(|(_, v)| v.clone()).unwrap_or(match empty {
+                        hc_vault.map(|(_, v)| v.duplicate()).unwrap_or(match empty {
                             EmptyList::Empty => Node::Seq(Vec::new()),
                             EmptyList::Null => Node::Scalar(Scalar::Null),
                         }),
                     );
                     for (k, v) in &g.other {
                         if k != "hc_vault" && k != "pgp" {
-                            gm.push(k.clone(), v.clone());
+                            gm.push(k.clone(), v.duplicate());
                         }
                     }
                     gm.push("age", age_list(&g.age));
                     if let Some((_, v)) = g.other.iter().find(|(k, _)| k == "pgp") {
-                        gm.push("pgp", v.clone());
+                        gm.push("pgp", v.duplicate());
                     }
                     Node::Map(gm)
                 })
@@ -228,7 +261,7 @@ impl Metadata {
         let flat = (self.groups.len() == 1).then(|| &self.groups[0]);
         if let Some(g) = flat {
             for (k, v) in g.other.iter().filter(|(k, _)| k != "pgp") {
-                m.push(k.clone(), v.clone());
+                m.push(k.clone(), v.duplicate());
             }
             if !g.age.is_empty() {
                 m.push("age", age_list(&g.age));
@@ -239,7 +272,7 @@ impl Metadata {
             m.push("mac", Node::str(mac.clone()));
         }
         if let Some((_, v)) = flat.and_then(|g| g.other.iter().find(|(k, _)| k == "pgp")) {
-            m.push("pgp", v.clone());
+            m.push("pgp", v.duplicate());
         }
         if let Some((field, value)) = self.leaf_rule.field() {
             m.push(field, Node::str(value));
@@ -248,7 +281,7 @@ impl Metadata {
             m.push("mac_only_encrypted", Node::Scalar(Scalar::Bool(true)));
         }
         for (k, v) in &self.unknown {
-            m.push(k.clone(), v.clone());
+            m.push(k.clone(), v.duplicate());
         }
         m.push("version", Node::str(self.version.clone()));
         Node::Map(m)
@@ -300,7 +333,7 @@ fn read_groups(node: &Node) -> Result<Vec<KeyGroup>, Error> {
             if k == "age" {
                 g.age = read_age_list(v, "sops.key_groups[].age")?;
             } else if !is_empty_list(v) {
-                g.other.push((k.to_string(), v.clone()));
+                g.other.push((k.to_string(), v.duplicate()));
             }
         }
         groups.push(g);
@@ -379,75 +412,11 @@ fn check_version(v: &str) -> Result<(), Error> {
     }
 }
 
-/// Parses an RFC 3339 timestamp and renders it as Go's `time.RFC3339` layout does: no
-/// fractional seconds, `Z` for a zero offset.
+/// `lastmodified` rendered as Go's `time.RFC3339` layout does: no fractional seconds, `Z` for a
+/// zero offset.
 fn mac_aad(lastmodified: &str) -> Result<String, Error> {
-    parse_rfc3339(lastmodified, false)
+    super::timestamp::rfc3339_seconds(lastmodified)
         .ok_or_else(|| bad("sops.lastmodified is not an RFC 3339 timestamp"))
-}
-
-/// The canonical sops spelling of a `time` value: Go's RFC 3339 with nanoseconds, trailing
-/// zeros of the fraction cut, `Z` for a zero offset. `None` if `s` is not RFC 3339.
-pub fn canonical_time(s: &str) -> Option<String> {
-    parse_rfc3339(s, true)
-}
-
-fn parse_rfc3339(s: &str, keep_fraction: bool) -> Option<String> {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| -> Option<&str> {
-        let part = s.get(r)?;
-        part.bytes().all(|c| c.is_ascii_digit()).then_some(part)
-    };
-    let date_time = format!(
-        "{}-{}-{}T{}:{}:{}",
-        digits(0..4)?,
-        digits(5..7)?,
-        digits(8..10)?,
-        digits(11..13)?,
-        digits(14..16)?,
-        digits(17..19)?
-    );
-    if b.get(4) != Some(&b'-')
-        || b.get(7) != Some(&b'-')
-        || !matches!(b.get(10), Some(b'T' | b't'))
-        || b.get(13) != Some(&b':')
-        || b.get(16) != Some(&b':')
-    {
-        return None;
-    }
-    let mut rest = s.get(19..)?;
-    let mut fraction = String::new();
-    if let Some(frac) = rest.strip_prefix('.') {
-        let n = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return None;
-        }
-        let digits = frac[..n.min(9)].trim_end_matches('0');
-        if keep_fraction && !digits.is_empty() {
-            fraction = format!(".{digits}");
-        }
-        rest = &frac[n..];
-    }
-    let zone = match rest {
-        "Z" | "z" => "Z".to_string(),
-        _ => {
-            let sign = rest.get(0..1)?;
-            let (hh, mm) = (rest.get(1..3)?, rest.get(4..6)?);
-            if !(sign == "+" || sign == "-")
-                || rest.len() != 6
-                || rest.get(3..4) != Some(":")
-                || !hh.bytes().chain(mm.bytes()).all(|c| c.is_ascii_digit())
-            {
-                return None;
-            }
-            if hh == "00" && mm == "00" {
-                "Z".to_string()
-            } else {
-                format!("{sign}{hh}:{mm}")
-            }
-        }
-    };
-    Some(format!("{date_time}{fraction}{zone}"))
 }
 
 /// The current time as sops writes `lastmodified`: UTC to the second.
@@ -487,37 +456,23 @@ mod tests {
 
     #[test]
     fn mac_aad_matches_go_rfc3339() {
-        assert_eq!(
-            mac_aad("2026-11-23T14:48:02Z").unwrap(),
-            "2026-11-23T14:48:02Z"
-        );
-        assert_eq!(
-            mac_aad("2026-11-23T14:48:02.999Z").unwrap(),
-            "2026-11-23T14:48:02Z"
-        );
-        assert_eq!(
-            mac_aad("2026-11-23T14:48:02+00:00").unwrap(),
-            "2026-11-23T14:48:02Z"
-        );
-        assert_eq!(
-            mac_aad("2026-11-23T15:48:02+01:00").unwrap(),
-            "2026-11-23T15:48:02+01:00"
-        );
-        assert!(mac_aad("").is_err());
-        assert!(mac_aad("2026-11-23 14:48:02Z").is_err());
-        assert!(mac_aad("2026-11-23T14:48:02").is_err());
-    }
-
-    #[test]
-    fn canonical_time_keeps_trimmed_fraction() {
-        assert_eq!(
-            canonical_time("2001-12-14T21:59:43.10-05:00").unwrap(),
-            "2001-12-14T21:59:43.1-05:00"
-        );
-        assert_eq!(
-            canonical_time("2024-01-02T00:00:00.000Z").unwrap(),
-            "2024-01-02T00:00:00Z"
-        );
+        for (lastmodified, want) in [
+            ("2026-11-23T14:48:02Z", "2026-11-23T14:48:02Z"),
+            ("2026-11-23T14:48:02.999Z", "2026-11-23T14:48:02Z"),
+            ("2026-11-23T14:48:02+00:00", "2026-11-23T14:48:02Z"),
+            ("2026-11-23T15:48:02+01:00", "2026-11-23T15:48:02+01:00"),
+        ] {
+            assert_eq!(mac_aad(lastmodified).unwrap(), want);
+        }
+        // Hours are range-checked (one strict parser: format::timestamp).
+        for bad in [
+            "",
+            "2026-11-23 14:48:02Z",
+            "2026-11-23T14:48:02",
+            "2026-11-23T25:48:02Z",
+        ] {
+            assert!(mac_aad(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

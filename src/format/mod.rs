@@ -4,9 +4,10 @@
 //! * stores, one per file type: [`yaml`], [`json`], [`dotenv`], [`ini`], and binary (a JSON
 //!   envelope around one `data` value, handled here).
 //! * [`value`], [`cipher`], [`mac`], [`metadata`]: the pieces of sops's encryption scheme.
-//! * [`age_file`]: whole-file age (agenix style), which is not a tree format at all.
+//!
+//! Whole-file age (agenix style) is not a tree format; it lives in [`crate::age_file`], beside
+//! [`crate::sops`], as the other thing that opens a file with keys.
 
-pub mod age_file;
 pub mod cipher;
 pub mod dotenv;
 pub mod flatten;

@@ -2,6 +2,9 @@
 //! unquoted scalars) and printing their canonical sops spelling (Go RFC 3339 with nanoseconds,
 //! trailing zeros cut). sops stores such values with `type:time`, so both the MAC bytes and the
 //! decrypted output depend on this exact spelling.
+//!
+//! Also the one strict RFC 3339 parser (Go's `time.RFC3339` as `time.Parse` reads it, with
+//! range checks), for `type:time` values and the metadata's `lastmodified`.
 
 /// A parsed timestamp: calendar fields as written plus the UTC offset in seconds.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -28,6 +31,66 @@ pub fn canonical(text: &str) -> Option<String> {
 /// must be quoted on output).
 pub fn is_timestamp(text: &str) -> bool {
     parse(text).is_some()
+}
+
+/// RFC 3339 text (`YYYY-MM-DDTHH:MM:SS[.frac](Z|±hh:mm)`, fields range-checked) → the canonical
+/// sops spelling of a `time` value: fraction with trailing zeros cut, `Z` for a zero offset.
+/// `None` if the text is not strict RFC 3339.
+pub fn rfc3339_canonical(text: &str) -> Option<String> {
+    parse_rfc3339(text).map(|s| render(&s))
+}
+
+/// RFC 3339 text → Go's `time.RFC3339` rendering of it: as [`rfc3339_canonical`] without the
+/// fraction. The MAC's additional data is derived from `lastmodified` this way.
+pub fn rfc3339_seconds(text: &str) -> Option<String> {
+    parse_rfc3339(text).map(|s| render(&Stamp { nanos: 0, ..s }))
+}
+
+fn parse_rfc3339(text: &str) -> Option<Stamp> {
+    let mut cur = Cursor {
+        b: text.as_bytes(),
+        pos: 0,
+    };
+    let year = cur.digits(4, 4)?;
+    cur.expect(b'-')?;
+    let month = cur.digits(2, 2)?;
+    cur.expect(b'-')?;
+    let day = cur.digits(2, 2)?;
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return None;
+    }
+    if !matches!(cur.next()?, b'T' | b't') {
+        return None;
+    }
+    let hour = cur.digits(2, 2)?;
+    cur.expect(b':')?;
+    let minute = cur.digits(2, 2)?;
+    cur.expect(b':')?;
+    let second = cur.digits(2, 2)?;
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let nanos = if cur.peek() == Some(b'.') {
+        cur.fraction()?
+    } else {
+        0
+    };
+    let offset = if cur.peek() == Some(b'z') {
+        cur.pos += 1;
+        0
+    } else {
+        cur.zone()?
+    };
+    cur.done().then_some(Stamp {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        nanos,
+        offset,
+    })
 }
 
 fn parse(text: &str) -> Option<Stamp> {
@@ -194,28 +257,79 @@ mod tests {
     use super::*;
 
     #[test]
+    fn rfc3339_renders_as_go_does() {
+        type Render = fn(&str) -> Option<String>;
+        let cases: [(Render, &str, &str); 5] = [
+            (
+                rfc3339_canonical,
+                "2001-12-14T21:59:43.10-05:00",
+                "2001-12-14T21:59:43.1-05:00",
+            ),
+            (
+                rfc3339_canonical,
+                "2024-01-02T00:00:00.000Z",
+                "2024-01-02T00:00:00Z",
+            ),
+            (
+                rfc3339_canonical,
+                "2024-01-02t00:00:00+00:00",
+                "2024-01-02T00:00:00Z",
+            ),
+            (
+                rfc3339_seconds,
+                "2026-11-23T14:48:02.999Z",
+                "2026-11-23T14:48:02Z",
+            ),
+            (
+                rfc3339_seconds,
+                "2026-11-23T15:48:02+01:00",
+                "2026-11-23T15:48:02+01:00",
+            ),
+        ];
+        for (render, input, want) in cases {
+            assert_eq!(render(input).as_deref(), Some(want), "{input}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_is_strict() {
+        for bad in [
+            "",
+            "2026-11-23 14:48:02Z",
+            "2026-11-23T14:48:02",
+            "2026-1-23T14:48:02Z",
+            "2026-13-01T00:00:00Z",
+            "2026-02-30T00:00:00Z",
+            "2026-11-23T24:00:00Z",
+            "2026-11-23T14:60:00Z",
+            "2026-11-23T14:48:60Z",
+            "2026-11-23T14:48:02.Z",
+            "2026-11-23T14:48:02+0100",
+            "2026-11-23T14:48:02Zjunk",
+            "2024-01-02",
+        ] {
+            assert_eq!(rfc3339_canonical(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn canonical_spellings() {
-        assert_eq!(canonical("2024-01-02").unwrap(), "2024-01-02T00:00:00Z");
-        assert_eq!(
-            canonical("2001-12-14t21:59:43.10-05:00").unwrap(),
-            "2001-12-14T21:59:43.1-05:00"
-        );
-        assert_eq!(
-            canonical("2001-12-14 21:59:43.10").unwrap(),
-            "2001-12-14T21:59:43.1Z"
-        );
-        assert_eq!(
-            canonical("2024-1-2T3:4:5Z").unwrap(),
-            "2024-01-02T03:04:05Z"
-        );
-        assert_eq!(
-            canonical("2026-11-23T14:48:02+00:00").unwrap(),
-            "2026-11-23T14:48:02Z"
-        );
-        assert_eq!(
-            canonical("2026-11-23T14:48:02.123456789123Z").unwrap(),
-            "2026-11-23T14:48:02.123456789Z"
-        );
+        for (input, want) in [
+            ("2024-01-02", "2024-01-02T00:00:00Z"),
+            (
+                "2001-12-14t21:59:43.10-05:00",
+                "2001-12-14T21:59:43.1-05:00",
+            ),
+            ("2001-12-14 21:59:43.10", "2001-12-14T21:59:43.1Z"),
+            ("2024-1-2T3:4:5Z", "2024-01-02T03:04:05Z"),
+            ("2026-11-23T14:48:02+00:00", "2026-11-23T14:48:02Z"),
+            (
+                "2026-11-23T14:48:02.123456789123Z",
+                "2026-11-23T14:48:02.123456789Z",
+            ),
+        ] {
+            assert_eq!(canonical(input).as_deref(), Some(want), "{input}");
+        }
     }
 
     #[test]

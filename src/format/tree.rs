@@ -1,22 +1,27 @@
 //! The ordered tree every store parses into and emits from: documents of mappings, sequences and
 //! typed scalar leaves, with comments kept as items in their place (sops encrypts comments too).
 //! The same type holds plaintext and sealed trees; [`crate::sops`] turns one into the other.
+//!
+//! Because a tree may hold plaintext, none of these types is `Clone` (a copy would outlive the
+//! zeroizing of the original) and [`Tree`] overwrites its contents on drop. `Debug` shows only
+//! the shape (keys, types, lengths). Code that really needs a second copy (a YAML alias) says so
+//! with [`Node::duplicate`].
 
 use zeroize::Zeroize;
 
 /// A parsed file: one or more documents (several only in multi-document YAML), each a mapping.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, PartialEq, Default)]
 pub struct Tree {
     /// The documents in file order.
     pub docs: Vec<Map>,
 }
 
 /// An ordered mapping; keys keep their input order, which the MAC depends on.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, PartialEq, Default)]
 pub struct Map(pub Vec<MapItem>);
 
 /// One item of a mapping: an entry or a comment line between entries.
-#[derive(Clone, PartialEq)]
+#[derive(PartialEq)]
 pub enum MapItem {
     /// `key: value`.
     Entry(String, Node),
@@ -25,7 +30,7 @@ pub enum MapItem {
 }
 
 /// A node of the tree.
-#[derive(Clone, PartialEq)]
+#[derive(PartialEq)]
 pub enum Node {
     /// A nested mapping.
     Map(Map),
@@ -38,7 +43,7 @@ pub enum Node {
 }
 
 /// A leaf value with the type sops gives it (FORMAT §2).
-#[derive(Clone, PartialEq)]
+#[derive(PartialEq)]
 pub enum Scalar {
     /// `null`, `~` or an empty YAML value; never encrypted, not in the MAC.
     Null,
@@ -193,12 +198,83 @@ pub fn go_format_float_f(v: f64) -> String {
 }
 
 impl Tree {
-    /// Overwrites every string and byte leaf, key and comment with zeros. Called by the owners
-    /// of plaintext trees on drop (best effort; see [`crate::secret`]).
-    pub fn zeroize_all(&mut self) {
-        for doc in &mut self.docs {
-            zeroize_map(doc);
+    /// A tree of the given documents.
+    pub fn new(docs: Vec<Map>) -> Tree {
+        Tree { docs }
+    }
+
+    /// A deep copy; see [`Node::duplicate`].
+    pub fn duplicate(&self) -> Tree {
+        Tree::new(self.docs.iter().map(Map::duplicate).collect())
+    }
+}
+
+/// Overwrites every string and byte leaf, key and comment with zeros.
+impl Zeroize for Tree {
+    fn zeroize(&mut self) {
+        self.docs.iter_mut().for_each(zeroize_map);
+    }
+}
+
+/// Every tree overwrites its strings, bytes, keys and comments with zeros when dropped (best
+/// effort; see [`crate::secret`]), so no owner of a plaintext tree has to remember to.
+impl Drop for Tree {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl Node {
+    /// A deep copy, for the one place a second copy of a value is the point (a YAML alias
+    /// expands to its anchor's value). Deliberately not `Clone`, so copies are visible.
+    pub fn duplicate(&self) -> Node {
+        match self {
+            Node::Map(m) => Node::Map(m.duplicate()),
+            Node::Seq(items) => Node::Seq(items.iter().map(Node::duplicate).collect()),
+            Node::Scalar(s) => Node::Scalar(s.duplicate()),
+            Node::Comment(c) => Node::Comment(c.clone()),
         }
+    }
+}
+
+impl Map {
+    /// A deep copy; see [`Node::duplicate`].
+    pub fn duplicate(&self) -> Map {
+        Map(self
+            .0
+            .iter()
+            .map(|item| match item {
+                MapItem::Entry(k, v) => MapItem::Entry(k.clone(), v.duplicate()),
+                MapItem::Comment(c) => MapItem::Comment(c.clone()),
+            })
+            .collect())
+    }
+}
+
+impl Scalar {
+    /// A copy of this leaf; see [`Node::duplicate`].
+    pub fn duplicate(&self) -> Scalar {
+        match self {
+            Scalar::Null => Scalar::Null,
+            Scalar::Str(s) => Scalar::Str(s.clone()),
+            Scalar::Bytes(b) => Scalar::Bytes(b.clone()),
+            Scalar::Int(i) => Scalar::Int(*i),
+            Scalar::Float(f) => Scalar::Float(*f),
+            Scalar::Bool(b) => Scalar::Bool(*b),
+            Scalar::Time(t) => Scalar::Time(t.clone()),
+        }
+    }
+}
+
+impl Zeroize for Map {
+    fn zeroize(&mut self) {
+        zeroize_map(self);
+    }
+}
+
+impl Zeroize for Node {
+    fn zeroize(&mut self) {
+        zeroize_node(self);
     }
 }
 

@@ -38,14 +38,8 @@ impl Failure {
     }
 }
 
-/// A plaintext tree, zeroized on drop.
+/// A plaintext tree (zeroized on drop, as every [`Tree`] is).
 pub struct PlainTree(pub Tree);
-
-impl Drop for PlainTree {
-    fn drop(&mut self) {
-        self.0.zeroize_all();
-    }
-}
 
 /// A sealed file, opened.
 pub enum Decrypted {

@@ -120,7 +120,7 @@ impl Opener for HostOpener {
                 .with_hint("set ageKeyFile or ageSshKeyPaths to an existing key"));
         }
         match format {
-            Format::Age => crate::format::age_file::decrypt(bytes, &self.ids)
+            Format::Age => crate::age_file::decrypt(bytes, &self.ids)
                 .map(Decrypted::Whole)
                 .map_err(install_hint),
             f => {

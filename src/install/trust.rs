@@ -388,9 +388,15 @@ pub(crate) mod test_support {
         nix::unistd::geteuid().is_root()
     }
 
-    /// A 0755 directory under `target/` (the rule refuses `/tmp`, which others can write).
+    /// A 0755 directory the rule trusts: as root under `/run/hostseal-tests` (root-owned, 0755,
+    /// whatever directory the checkout sits in — a clone under `/tmp` would not pass), else
+    /// under `target/` (those tests skip when not root anyway).
     pub fn trusted_tmp() -> tempfile::TempDir {
-        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/trust-tests");
+        let base = if is_root() {
+            Path::new("/run/hostseal-tests").to_path_buf()
+        } else {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/trust-tests")
+        };
         std::fs::create_dir_all(&base).unwrap();
         let t = tempfile::tempdir_in(&base).unwrap();
         std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -114,6 +114,16 @@ impl Ctx<'_> {
                 "name `rendered` is reserved for templates",
             )));
         }
+        let first = name.split('/').next().unwrap_or_default();
+        if s.credstore.is_none()
+            && (first == credstore::PLAIN_DIR || first == credstore::ENCRYPTED_DIR)
+        {
+            // Those directories of a generation are what /run/credstore(.encrypted) point at:
+            // a file there would be handed to systemd as a credential.
+            return Err(Error::config(what(&format!(
+                "name `{first}` is reserved for systemd credentials (credstore)"
+            ))));
+        }
         let format_name = s.format.unwrap_or_else(|| self.d.secret.format.clone());
         let format = Format::from_name(&format_name).ok_or_else(|| {
             Error::config(what(
@@ -791,6 +801,20 @@ mod tests {
         assert_eq!(plan(j).unwrap_err().exit_code(), 6);
         let j = r#"{"secrets":[{"name":"ab","sopsFile":"/s"},{"name":"a/b","sopsFile":"/s"}]}"#;
         assert!(plan(j).is_ok());
+    }
+
+    #[test]
+    fn credstore_directories_reserved_for_credentials() {
+        for name in ["credstore", "credstore/x", "credstore.encrypted/x"] {
+            let j = format!(r#"{{"secrets":[{{"name":"{name}","sopsFile":"/s"}}]}}"#);
+            let e = plan(&j).unwrap_err();
+            assert_eq!(e.exit_code(), 6, "{name}");
+            assert!(
+                e.message.contains("reserved for systemd credentials"),
+                "{e}"
+            );
+        }
+        plan(r#"{"secrets":[{"name":"credstores/x","sopsFile":"/s"}]}"#).unwrap();
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! When no identity opens a file, the user wants to know who it was sealed to. X25519 stanzas
 //! are anonymous; ssh stanzas carry a 4-byte tag of the recipient's key, which can be matched
 //! against known keys (see [`crate::keys::recipient::Recipient::ssh_tag`]).
+//!
+//! The stanzas are read with `age-core`'s own stanza parser (the one the `age` crate reads
+//! headers with), so what is listed here is exactly what `age` would see.
 
+use age_core::format::read::age_stanza;
 use base64::prelude::{Engine, BASE64_STANDARD_NO_PAD};
 
 /// One recipient stanza of an age header, as far as it can be described without a key.
@@ -28,23 +32,19 @@ impl StanzaInfo {
 /// Most stanzas we list; a header with more is described as "and more".
 const MAX_LISTED: usize = 64;
 
-/// The recipient stanzas of a binary age file (best effort: stops at the first line that
-/// does not fit; returns nothing for input that is not an age v1 file).
+/// The recipient stanzas of a binary age file (best effort: stops at the first stanza that
+/// does not parse; returns nothing for input that is not an age v1 file).
 pub fn list(binary: &[u8]) -> Vec<StanzaInfo> {
     let mut out = Vec::new();
-    let mut lines = binary.split(|&b| b == b'\n');
-    if lines.next() != Some(b"age-encryption.org/v1".as_slice()) {
+    let Some(mut rest) = binary.strip_prefix(b"age-encryption.org/v1\n") else {
         return out;
-    }
-    for line in lines {
-        if line.starts_with(b"---") || out.len() >= MAX_LISTED {
+    };
+    while out.len() < MAX_LISTED {
+        let Ok((after, stanza)) = age_stanza(rest) else {
             break;
-        }
-        if let Some(rest) = line.strip_prefix(b"-> ") {
-            if let Some(info) = parse_stanza_line(rest) {
-                out.push(info);
-            }
-        }
+        };
+        out.push(describe_stanza(stanza.tag, stanza.args.first().copied()));
+        rest = after;
     }
     out
 }
@@ -57,20 +57,16 @@ pub fn list_armored(armored: &str) -> Vec<StanzaInfo> {
         .unwrap_or_default()
 }
 
-/// `TYPE ARG…` of one stanza line.
-fn parse_stanza_line(rest: &[u8]) -> Option<StanzaInfo> {
-    let text = std::str::from_utf8(rest).ok()?;
-    let mut words = text.split(' ');
-    let kind = words.next()?.to_string();
-    if kind.is_empty() || kind.len() > 64 {
-        return None;
-    }
+/// A stanza's type and, for ssh stanzas, the key tag in its first argument.
+fn describe_stanza(kind: &str, first_arg: Option<&str>) -> StanzaInfo {
     let ssh_tag = if kind == "ssh-ed25519" || kind == "ssh-rsa" {
-        words.next().and_then(decode_tag)
+        first_arg.and_then(decode_tag)
     } else {
         None
     };
-    Some(StanzaInfo { kind, ssh_tag })
+    // Stanza types are 1*VCHAR; a long one is cut for display.
+    let kind = kind.chars().take(64).collect();
+    StanzaInfo { kind, ssh_tag }
 }
 
 /// The 4-byte tag argument (base64 without padding).
@@ -105,7 +101,7 @@ mod tests {
 
     #[test]
     fn lists_kinds_and_ssh_tags() {
-        let header = b"age-encryption.org/v1\n-> X25519 abc\nbody\n-> ssh-ed25519 AQIDBA def\nbody\n--- mac\n\x00\x01";
+        let header = b"age-encryption.org/v1\n-> X25519 abc\nYm9keQ\n-> ssh-ed25519 AQIDBA def\nYm9keQ\n--- mac\n\x00\x01";
         let got = list(header);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].kind, "X25519");

@@ -5,57 +5,32 @@
 
 use super::walk::is_temp_name;
 use crate::error::Error;
+use crate::fileio::{self, dir_of, Mode};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// A new file written beside its original, not yet renamed into place.
 pub struct Staged {
-    tmp: tempfile::NamedTempFile,
-    dest: PathBuf,
+    file: fileio::Staged,
     original: [u8; 32],
 }
 
 impl Staged {
     /// The file this will replace.
     pub fn dest(&self) -> &Path {
-        &self.dest
-    }
-}
-
-/// The directory a path lives in (`.` for a bare name).
-fn dir_of(path: &Path) -> &Path {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
+        self.file.dest()
     }
 }
 
 /// Writes `bytes` beside `dest`; `original` are the bytes the plan was made from (the rename
 /// is refused if the file changed meanwhile).
 pub fn stage(dest: &Path, original: &[u8], bytes: &[u8]) -> Result<Staged, Error> {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.hostseal-tmp-"))
-        .tempfile_in(dir_of(dest))
-        .map_err(|e| Error::io(dest, &e))?;
-    if let Ok(meta) = std::fs::metadata(dest) {
-        tmp.as_file()
-            .set_permissions(meta.permissions())
-            .map_err(|e| Error::io(dest, &e))?;
-    }
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .map_err(|e| Error::io(dest, &e))?;
     Ok(Staged {
-        tmp,
-        dest: dest.to_path_buf(),
+        file: fileio::stage(dest, bytes, Mode::KeepExisting)?,
         original: Sha256::digest(original).into(),
     })
 }
@@ -78,7 +53,7 @@ pub fn commit_all(staged: Vec<Staged>) -> Result<Vec<PathBuf>, Error> {
     let mut dirs = BTreeSet::new();
     let mut replaced = Vec::with_capacity(CLOSE_BATCH);
     for s in staged {
-        let dest = s.dest.clone();
+        let dest = s.dest().to_path_buf();
         match commit_one(s) {
             Ok(old) => {
                 dirs.insert(dir_of(&dest).to_path_buf());
@@ -96,7 +71,7 @@ pub fn commit_all(staged: Vec<Staged>) -> Result<Vec<PathBuf>, Error> {
     close_all(&mut replaced);
     for d in dirs {
         // Make the renames durable; failure here loses nothing already visible.
-        let _ = std::fs::File::open(&d).and_then(|f| f.sync_all());
+        let _ = fileio::sync_dir(&d);
     }
     match first_error {
         Some(e) => Err(e),
@@ -112,21 +87,20 @@ fn close_all(files: &mut Vec<File>) {
 /// Renames one staged file over its original unless the original changed since it was read;
 /// returns the handle to the replaced file (freed when closed).
 fn commit_one(s: Staged) -> Result<File, Error> {
-    let mut old = File::open(&s.dest).map_err(|e| Error::io(&s.dest, &e))?;
+    let dest = s.dest();
+    let mut old = File::open(dest).map_err(|e| Error::io(dest, &e))?;
     let mut current = Vec::new();
     old.read_to_end(&mut current)
-        .map_err(|e| Error::io(&s.dest, &e))?;
+        .map_err(|e| Error::io(dest, &e))?;
     let digest: [u8; 32] = Sha256::digest(&current).into();
     if digest != s.original {
         return Err(
             Error::failure("changed while hostseal was working; left as it is")
-                .with_file(s.dest.display().to_string())
+                .with_file(dest.display().to_string())
                 .with_hint("run the command again"),
         );
     }
-    s.tmp
-        .persist(&s.dest)
-        .map_err(|e| Error::io(&s.dest, &e.error))?;
+    s.file.rename_only()?;
     Ok(old)
 }
 

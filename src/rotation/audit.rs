@@ -422,15 +422,13 @@ mod tests {
     #[test]
     fn age_files_by_ssh_tag_or_unverifiable() {
         let ssh = Recipient::parse(ED).unwrap();
-        let file =
-            crate::format::age_file::encrypt(b"x", std::slice::from_ref(&ssh), true).unwrap();
+        let file = crate::age_file::encrypt(b"x", std::slice::from_ref(&ssh), true).unwrap();
         let who = Who::parse(ED).unwrap();
         assert_eq!(can_open_age(&file, &who), Openable::Yes);
         let (_, a) = ids();
         let who_a = Who::parse(&a).unwrap();
         assert_eq!(can_open_age(&file, &who_a), Openable::No);
-        let x = crate::format::age_file::encrypt(b"x", &[Recipient::parse(&a).unwrap()], false)
-            .unwrap();
+        let x = crate::age_file::encrypt(b"x", &[Recipient::parse(&a).unwrap()], false).unwrap();
         assert_eq!(can_open_age(&x, &who), Openable::Unverifiable);
         let rep = report_age("f.age".into(), &file, None, &Names::default(), &[ssh]);
         assert_eq!(rep.groups[0][0].recipient, ED);

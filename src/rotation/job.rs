@@ -343,7 +343,7 @@ mod tests {
         .unwrap();
         let json = sealed(Format::Json, br#"{"a": "b"}"#, &to);
         let yaml = sealed(Format::Yaml, b"a: b\n", &to);
-        let age = crate::format::age_file::encrypt(b"x", std::slice::from_ref(&to), true).unwrap();
+        let age = crate::age_file::encrypt(b"x", std::slice::from_ref(&to), true).unwrap();
         let mut want_sealed = Vec::new();
         for i in 0..300usize {
             let dir = root.join(format!("d{}", i / 40));

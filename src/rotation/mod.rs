@@ -9,6 +9,7 @@
 //!   rules file's `keys:` anchors, and whether the data key must change.
 //! * [`rewrite`]: the new bytes of one file (re-wrapped or re-encrypted), with identities.
 //! * [`apply`]: every new file written beside its original, then renamed into place one by one.
+//! * [`steps`]: what to do with each loaded file (shared by `updatekeys` and `rotate`).
 //! * [`job`]: the pipeline `updatekeys` and `rotate` share (load, produce, write).
 //! * [`audit`]: who can open what, and whether it agrees with the rules.
 
@@ -18,4 +19,5 @@ pub mod job;
 pub mod plan;
 pub mod rewrite;
 pub mod sealed;
+pub mod steps;
 pub mod walk;

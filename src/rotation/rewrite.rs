@@ -7,9 +7,10 @@
 //! * [`age_file`]: a whole-file age file decrypted and encrypted again to new recipients.
 
 use super::plan::Target;
+use crate::age_file as agef;
 use crate::error::Error;
 use crate::format::metadata::{EmptyList, LeafRule};
-use crate::format::{age_file as agef, EmitOptions, Format};
+use crate::format::{EmitOptions, Format};
 use crate::keys::identity::IdentitySet;
 use crate::secret::DataKey;
 use crate::sops::{self, keygroups};
@@ -37,7 +38,7 @@ pub fn rewrap(
     md.shamir_threshold = threshold;
     let node = md.to_node(empty_list(format));
     for doc in &mut sealed.docs {
-        doc.push("sops", node.clone());
+        doc.push("sops", node.duplicate());
     }
     Ok(format.emit_sealed(&sealed, emit)?)
 }

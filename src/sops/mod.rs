@@ -20,8 +20,8 @@ use crate::secret::DataKey;
 use leaf_rule::LeafSelector;
 
 /// A sealed file, opened: the plaintext tree (metadata removed), the metadata, the data key and
-/// the IVs of its values (to re-seal unchanged values identically). Zeroized on drop; no
-/// `Debug`, no `Clone`.
+/// the IVs of its values (to re-seal unchanged values identically). The tree and the key
+/// zeroize on drop; no `Debug`, no `Clone`.
 pub struct Opened {
     /// The plaintext documents.
     pub tree: Tree,
@@ -29,12 +29,6 @@ pub struct Opened {
     pub metadata: Metadata,
     key: DataKey,
     stash: IvStash,
-}
-
-impl Drop for Opened {
-    fn drop(&mut self) {
-        self.tree.zeroize_all();
-    }
 }
 
 impl Opened {
@@ -229,7 +223,7 @@ pub fn seal_with(
         sealed.docs.push(Map::default());
     }
     for doc in &mut sealed.docs {
-        doc.push("sops", md_node.clone());
+        doc.push("sops", md_node.duplicate());
     }
     Ok(format.emit_sealed(&sealed, opts)?)
 }

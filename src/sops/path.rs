@@ -2,7 +2,7 @@
 //! a tree, and how a path is shown in error messages (keys only, never values).
 
 use crate::error::Error;
-use crate::format::tree::{Node, Tree};
+use crate::format::tree::{Node, Scalar, Tree};
 
 /// One step of a key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,34 +74,62 @@ pub fn parse_manifest_key(key: &str) -> Result<Vec<PathSegment>, Error> {
 /// Looks a path up in the first document. A `Key` segment made of digits also indexes a
 /// sequence when the node there is one (manifest syntax).
 pub fn lookup<'a>(tree: &'a Tree, path: &[PathSegment]) -> Option<&'a Node> {
-    let doc = tree.docs.first()?;
-    let (first, rest) = path.split_first()?;
-    let PathSegment::Key(k) = first else {
-        return None;
-    };
-    let mut node = doc.get(k)?;
-    for seg in rest {
-        node = step(node, seg)?;
-    }
-    Some(node)
+    let (first, rest) = split_path(path)?;
+    rest.iter()
+        .try_fold(tree.docs.first()?.get(first)?, |node, seg| match node {
+            Node::Map(m) => m.get(key_of(seg)?),
+            Node::Seq(items) => items.get(seq_position(items, seg)?),
+            _ => None,
+        })
 }
 
-fn step<'a>(node: &'a Node, seg: &PathSegment) -> Option<&'a Node> {
-    match (node, seg) {
-        (Node::Map(m), PathSegment::Key(k)) => m.get(k),
-        (Node::Seq(items), PathSegment::Index(i)) => nth_item(items, *i),
-        (Node::Seq(items), PathSegment::Key(k)) if k.bytes().all(|b| b.is_ascii_digit()) => {
-            nth_item(items, k.parse().ok()?)
-        }
+/// Moves the node at `path` out of `tree` (leaving `null` in its place), so a caller that
+/// wants one value of a plaintext tree holds it without making a copy.
+pub fn take(tree: &mut Tree, path: &[PathSegment]) -> Option<Node> {
+    let (first, rest) = split_path(path)?;
+    let node = rest.iter().try_fold(
+        tree.docs.first_mut()?.get_mut(first)?,
+        |node, seg| match node {
+            Node::Map(m) => m.get_mut(key_of(seg)?),
+            Node::Seq(items) => {
+                let i = seq_position(items, seg)?;
+                items.get_mut(i)
+            }
+            _ => None,
+        },
+    )?;
+    Some(std::mem::replace(node, Node::Scalar(Scalar::Null)))
+}
+
+/// The first segment (a key of the document) and the rest.
+fn split_path(path: &[PathSegment]) -> Option<(&str, &[PathSegment])> {
+    match path.split_first()? {
+        (PathSegment::Key(k), rest) => Some((k, rest)),
         _ => None,
     }
 }
 
-fn nth_item(items: &[Node], i: usize) -> Option<&Node> {
+/// The key a segment names in a mapping.
+fn key_of(seg: &PathSegment) -> Option<&str> {
+    match seg {
+        PathSegment::Key(k) => Some(k),
+        PathSegment::Index(_) => None,
+    }
+}
+
+/// Where in `items` the `n`th non-comment item a segment names is (`[n]`, or a key of digits).
+fn seq_position(items: &[Node], seg: &PathSegment) -> Option<usize> {
+    let n = match seg {
+        PathSegment::Index(i) => *i,
+        PathSegment::Key(k) if k.bytes().all(|b| b.is_ascii_digit()) => k.parse().ok()?,
+        PathSegment::Key(_) => return None,
+    };
     items
         .iter()
-        .filter(|n| !matches!(n, Node::Comment(_)))
-        .nth(i)
+        .enumerate()
+        .filter(|(_, node)| !matches!(node, Node::Comment(_)))
+        .nth(n)
+        .map(|(i, _)| i)
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ fn seal_scalar(w: &mut Walk, s: &Scalar, state: Marked, stash: Option<&IvStash>)
     let encrypted = w.sel.encrypts(state);
     w.mac.leaf(&bytes, encrypted);
     if !encrypted {
-        return s.clone();
+        return s.duplicate();
     }
     if bytes.is_empty() {
         return Scalar::Str(String::new());
@@ -399,7 +399,7 @@ fn open_scalar(
         if let Some(bytes) = leaf_bytes(s) {
             w.mac.leaf(&bytes, false);
         }
-        return Ok(s.clone());
+        return Ok(s.duplicate());
     }
     let text = match s {
         Scalar::Null => return Ok(Scalar::Null),
@@ -485,7 +485,7 @@ fn scalar_from_plaintext(ty: ValueType, mut plain: Zeroizing<Vec<u8>>) -> Option
             "0" | "f" | "F" | "FALSE" | "false" | "False" => false,
             _ => return None,
         }),
-        ValueType::Time => Scalar::Time(crate::format::metadata::canonical_time(text()?)?),
+        ValueType::Time => Scalar::Time(crate::format::timestamp::rfc3339_canonical(text()?)?),
         ValueType::Comment => return None,
     })
 }
@@ -587,7 +587,7 @@ mod tests {
         let key = DataKey::generate();
         let sel = LeafSelector::new(&LeafRule::default()).unwrap();
         let (mut sealed, _) = seal_tree(&sample(), &key, &sel, false, None);
-        let name = sealed.docs[0].get("name").cloned().unwrap();
+        let name = sealed.docs[0].get("name").map(Node::duplicate).unwrap();
         sealed.docs[0]
             .0
             .retain(|i| !matches!(i, MapItem::Entry(k, _) if k == "on"));

@@ -111,7 +111,7 @@ pub fn stderr(o: &Output) -> String {
 
 /// A test host: its root directory, its age key (root 0400) and recipient.
 pub struct Host {
-    /// The test root (root-owned 0755 under `target/`).
+    /// The test root (root-owned 0755, see [`super::trusted_tempdir`]).
     pub t: tempfile::TempDir,
     /// The host's age identity file.
     pub key: PathBuf,

@@ -1,10 +1,12 @@
 //! Helpers shared by the integration tests: the real peers (sops, age) and the built binary.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub mod host;
+pub mod install_host;
+pub mod repo;
 
 /// The real `sops` binary: `$HOSTSEAL_SOPS`, else the virtualenv `.ci/run` makes.
 pub fn sops_bin() -> PathBuf {
@@ -84,15 +86,33 @@ pub fn peer(name: &str) -> PathBuf {
     fixture("peers").join(name)
 }
 
-/// A fresh 0755 directory under `target/` for tests of `install`: files root reads at activation
-/// must sit in directories only root can write, which `/tmp` (sticky, world-writable) is not.
+/// A fresh 0755 directory for tests of `install`: files root reads at activation must sit in
+/// directories only root can write, which `/tmp` (sticky, world-writable) is not — nor any
+/// checkout cloned under it. As root (where those tests run) it is under `/run/hostseal-tests`,
+/// else under `target/` (those tests skip when not root).
 pub fn trusted_tempdir() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
-    let base = Path::new(env!("CARGO_TARGET_TMPDIR")).join("trusted");
+    let base = if nix::unistd::geteuid().is_root() {
+        PathBuf::from("/run/hostseal-tests")
+    } else {
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("trusted")
+    };
     std::fs::create_dir_all(&base).unwrap();
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755)).unwrap();
     let t = tempfile::tempdir_in(&base).unwrap();
     std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     t
+}
+
+/// A copy of a peer's sealed file (see [`peer`]) in `dir`, 0444: `install` reads sealed files
+/// only from directories only root can write, which a checkout under `/tmp` is not.
+pub fn trusted_peer(dir: &Path, name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dst = dir.join(format!("peer-{}", name.replace('/', "-")));
+    let _ = std::fs::remove_file(&dst);
+    std::fs::copy(peer(name), &dst).unwrap();
+    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o444)).unwrap();
+    dst
 }
 
 /// A 0400 copy of a private key in `dir`: `install` refuses identity files others can read.
@@ -106,4 +126,67 @@ pub fn private_copy(src: &Path, dir: &Path) -> PathBuf {
     std::fs::copy(src, &dst).unwrap();
     std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o400)).unwrap();
     dst
+}
+
+/// Whether the tests run as root; when not, prints why `test` is skipped (the caller returns).
+pub fn root_or_skip(test: &str) -> bool {
+    let root = nix::unistd::geteuid().is_root();
+    if !root {
+        eprintln!("skipped {test}: needs root (real chown, mount and users); CI runs it as root");
+    }
+    root
+}
+
+/// The state letter of a process in `/proc/PID/stat` (`R`, `S`, `T`, `Z`, …).
+pub fn proc_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// A barrier the test controls: polls `reached` while the child runs and, once it holds,
+/// stops the child with SIGSTOP and waits until it is stopped. The test then checks the state
+/// the child is frozen in, which is exactly the state a following SIGKILL lands on. Returns
+/// `false` when the child exited before it could be stopped.
+pub fn stop_when(child: &mut std::process::Child, mut reached: impl FnMut() -> bool) -> bool {
+    use nix::sys::signal::{kill, Signal};
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        if reached() {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    if kill(pid, Signal::SIGSTOP).is_err() {
+        return false;
+    }
+    loop {
+        match proc_state(child.id()) {
+            Some('T' | 't') => return true,
+            Some('Z' | 'X') | None => return false,
+            _ => std::thread::yield_now(),
+        }
+    }
+}
+
+/// SIGKILLs a child (stopped or not) and reaps it.
+pub fn kill_9(child: &mut std::process::Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Whether process `pid` has `path` open.
+pub fn has_open(pid: u32, path: &Path) -> bool {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t == path))
+}
+
+/// Whether process `pid` is asleep in a timed sleep (`nanosleep`), as a polling wait is.
+pub fn in_timed_sleep(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"))
 }

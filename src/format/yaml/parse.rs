@@ -10,6 +10,7 @@ use super::resolve::{self, Resolved};
 use crate::format::tree::{Map, MapItem, Node, Scalar, Tree};
 use crate::format::FormatError;
 use crate::limits::{MAX_ALIAS_NODES, MAX_DEPTH, MAX_INPUT};
+use zeroize::Zeroize;
 
 const CORE: &str = "tag:yaml.org,2002:";
 
@@ -159,7 +160,16 @@ pub(crate) fn parse_text(text: &str) -> Result<Tree, FormatError> {
             "File cannot be completely empty, it must contain at least one document".into(),
         ));
     }
-    Ok(Tree { docs: b.docs })
+    Ok(Tree::new(std::mem::take(&mut b.docs)))
+}
+
+// A parse that fails part-way leaves plaintext in the finished documents and in the anchor
+// copies; overwrite them as a finished tree is overwritten (best effort).
+impl Drop for Builder {
+    fn drop(&mut self) {
+        self.docs.iter_mut().for_each(Zeroize::zeroize);
+        self.anchors.values_mut().for_each(|(n, _)| n.zeroize());
+    }
 }
 
 fn syntax(e: ScanError) -> FormatError {
@@ -449,7 +459,7 @@ impl Builder {
                 pos.at()
             )));
         }
-        self.anchors.insert(anchor, (node.clone(), cost));
+        self.anchors.insert(anchor, (node.duplicate(), cost));
         Ok(())
     }
 
@@ -533,7 +543,7 @@ impl Builder {
             )));
         }
         self.alias_spent = total;
-        let node = node.clone();
+        let node = node.duplicate();
         if self.stack.is_empty() {
             return Err(invalid(pos, "document is not a mapping"));
         }

@@ -6,7 +6,7 @@ use crate::format::timestamp;
 use crate::format::tree::Scalar;
 
 /// What a plain scalar resolves to.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum Resolved {
     /// A leaf of the tree.
     Leaf(Scalar),

@@ -1,0 +1,81 @@
+//! A temporary host root for the `hostseal install` tests (in a trusted directory under `target/`: the installer refuses inputs under `/tmp`): mount point, link, lock and restart
+//! lists all inside one directory, and the manifest written there.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary host root.
+pub struct Host {
+    /// The root directory.
+    pub t: tempfile::TempDir,
+}
+
+impl Host {
+    /// A fresh host root.
+    pub fn new() -> Host {
+        Host {
+            t: super::trusted_tempdir(),
+        }
+    }
+
+    /// A path inside the host root.
+    pub fn p(&self, rel: &str) -> PathBuf {
+        self.t.path().join(rel)
+    }
+
+    /// Writes `manifest.json`: mount point `m`, link `secrets`, lock `lock/lock`, restart
+    /// lists in `nixos`, and the fields of `extra` (which win).
+    pub fn manifest(&self, extra: Value) -> PathBuf {
+        let mut m = json!({
+            "secretsMountPoint": self.p("m"), "symlinkPath": self.p("secrets"),
+            "lockPath": self.p("lock/lock"), "restartListsDir": self.p("nixos"),
+        });
+        if let (Some(m), Value::Object(e)) = (m.as_object_mut(), extra) {
+            m.extend(e);
+        }
+        let path = self.p("manifest.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+        path
+    }
+
+    /// `hostseal install FLAGS --no-mount --allow-disk MANIFEST`.
+    pub fn install(&self, manifest: &Path, flags: &[&str]) -> Output {
+        super::hostseal(self.t.path())
+            .arg("install")
+            .args(flags)
+            .args(["--no-mount", "--allow-disk"])
+            .arg(manifest)
+            .output()
+            .unwrap()
+    }
+
+    /// Where the link points.
+    pub fn link(&self) -> PathBuf {
+        std::fs::read_link(self.p("secrets")).unwrap()
+    }
+
+    /// The status file, parsed.
+    pub fn status(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.p("m/status.json")).unwrap()).unwrap()
+    }
+}
+
+/// Unmounts (lazily) on drop, also when an assertion fails.
+pub struct Unmount(pub PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// The exit code (-1 for a signal).
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Stderr as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
