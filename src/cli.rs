@@ -1,4 +1,4 @@
-//! The command line (SPEC §1): clap definitions, one struct per subcommand, and the dispatch that
+//! The command line (docs/cli.md): clap definitions, one struct per subcommand, and the dispatch that
 //! turns a library result into output and an exit code. Flag names follow sops.
 
 use crate::error::Error;

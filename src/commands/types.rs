@@ -1,4 +1,4 @@
-//! Choosing the input and output types of a command from flags and file names (SPEC §1).
+//! Choosing the input and output types of a command from flags and file names (docs/cli.md#file-types).
 
 use crate::error::Error;
 use crate::format::Format;

@@ -21,7 +21,7 @@ pub enum CheckMode {
     Sopsfile,
 }
 
-/// `hostseal install` arguments (SPEC §1).
+/// `hostseal install` arguments (docs/cli.md#install).
 #[derive(clap::Args, Debug)]
 pub struct InstallArgs {
     /// Validate only (needs no root): `manifest` checks the structure; `sopsfile` is the
@@ -64,7 +64,7 @@ pub fn run_install(args: &InstallArgs) -> Result<u8, Error> {
         )
         .with_hint("run it as root (sudo); `--check-mode sopsfile` validates a manifest without root"));
     }
-    // SPEC §3 step 0: the only environment variable install reads.
+    // docs/manifest.md#what-install-does, step 0: the only environment variable install reads.
     let action = std::env::var("NIXOS_ACTION").ok();
     let plan = load_plan(&args.manifest, action.is_some())?;
     let nss = Nss::default();
