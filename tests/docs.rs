@@ -1,6 +1,8 @@
 //! The documentation as a newcomer meets it: every relative link in the README, SECURITY.md and
 //! docs/ leads to a file that exists and, with `#anchor`, to a heading of that file; the README
-//! stays a short front door that starts with the two commands (docs/README.md).
+//! stays a short front door that starts with the two commands; code and docs cite only the
+//! repository's own documents (docs/development.md).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use regex::Regex;
 use std::collections::HashSet;
@@ -168,4 +170,47 @@ fn readme_is_a_short_front_door() {
     ] {
         assert!(text.contains(needed), "README.md lacks {needed}");
     }
+}
+
+/// Code and docs cite the repository's own docs/, never documents a user does not have: the
+/// project's internal notes, their sections or the tracker's numbers (docs/development.md).
+#[test]
+fn no_citations_of_documents_outside_the_repository() {
+    let out = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(root())
+        .output();
+    let Some(out) = out.ok().filter(|o| o.status.success()) else {
+        eprintln!("SKIPPED: not a git work tree (no `git ls-files`)");
+        return;
+    };
+    // Built from pieces so that this file does not match itself.
+    let pattern = Regex::new(&format!(
+        "{}|{}|{}|{}",
+        ["SPEC", " §"].concat(),
+        ["FORMAT", " §"].concat(),
+        ["the", " card"].concat(),
+        ["issue", " [0-9]"].concat(),
+    ))
+    .unwrap();
+    let mut hits = Vec::new();
+    for name in out.stdout.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let name = String::from_utf8_lossy(name).into_owned();
+        if name.starts_with("fuzz/corpus/") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(root().join(&name)) else {
+            continue; // binary, or deleted in the work tree
+        };
+        for (i, line) in text.lines().enumerate() {
+            if pattern.is_match(line) {
+                hits.push(format!("{name}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        hits.is_empty(),
+        "cite docs/<page>.md instead:\n{}",
+        hits.join("\n")
+    );
 }
