@@ -1042,7 +1042,7 @@ let
     )
     ++ (
       if ctx.sopsNixSecrets != { } && link == "/run/secrets" then
-        [ "hostseal and sops-nix both install into /run/secrets: move every sops.secrets entry to hostseal.secrets (see \"Migrating from sops-nix\"), or give hostseal another symlinkPath" ]
+        [ "hostseal and sops-nix both install into /run/secrets: move every sops.secrets entry to hostseal.secrets (see \"Migrating from sops-nix\" in docs/nixos.md), or give hostseal another symlinkPath" ]
       else
         [ ]
     )

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end check of the activation step with a cloudflared tunnel credential (issue 3).
+# End-to-end check of the activation step with a cloudflared tunnel credential.
 #
 # As root, in a throwaway root directory: makes the `cloudflared` system user/group if missing,
 # a throwaway ed25519 host key, seals a credentials JSON (as `cloudflared tunnel create` writes

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scale measurement (issue 7): a git repository with a `.sops.yaml` and N sealed files, and the
+# Scale measurement: a git repository with a `.sops.yaml` and N sealed files, and the
 # time and peak memory of `check` (tracked files and `--staged`), `audit` and `updatekeys -y`
 # (one recipient added) over it, with the release binary.
 #

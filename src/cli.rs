@@ -1,5 +1,6 @@
-//! The command line: clap definitions, one struct per subcommand, with the flag groups several
-//! share flattened in. Flag names follow sops. [`crate::commands::dispatch`] runs a parsed one.
+//! The command line (docs/cli.md): clap definitions, one struct per subcommand, with the flag
+//! groups several share flattened in. Flag names follow sops. [`crate::commands::dispatch`] runs
+//! a parsed one.
 
 use crate::format::Format;
 use crate::install::activate::CheckMode;

@@ -1,4 +1,4 @@
-//! The one error type users see. Each error has a [`Kind`] that decides the exit code of SPEC §1,
+//! The one error type users see. Each error has a [`Kind`] that decides the exit code (docs/cli.md#exit-codes),
 //! the file it is about, a one-line message and an optional hint. Messages are written for users
 //! and never contain secret bytes: errors about values name the key path and type, parser errors
 //! on plaintext give `line:column` only.
@@ -23,7 +23,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// The process exit code for this kind (SPEC §1 table).
+    /// The process exit code for this kind (docs/cli.md#exit-codes).
     pub fn exit_code(self) -> u8 {
         match self {
             Kind::Failure => 1,

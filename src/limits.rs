@@ -1,4 +1,4 @@
-//! Parser limits shared by every store (SPEC §1): they bound the work an attacker-supplied
+//! Parser limits shared by every store (docs/cli.md#errors): they bound the work an attacker-supplied
 //! file can cause, so that a hostile sealed file is an error (exit 5), never a hang or a crash.
 
 /// Largest input any parser accepts, in bytes.

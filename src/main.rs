@@ -1,5 +1,5 @@
 //! The `hostseal` binary: harden the process, parse the command line, call the library, render
-//! the error (`hostseal: <file>: <what>` + `hint:`) and map it to the exit code of SPEC §1.
+//! the error (`hostseal: <file>: <what>` + `hint:`) and map it to the exit code (docs/cli.md#exit-codes).
 
 use clap::Parser;
 use std::io::Write;

@@ -1,6 +1,6 @@
-//! `.sops.yaml` creation rules (SPEC §2, FORMAT §11): which recipients, key groups, threshold
+//! `.sops.yaml` creation rules (docs/rules.md): which recipients, key groups, threshold
 //! and leaf rule apply to a path. Rules files are looked up from the *file's* directory upward
-//! (sops starts at the working directory; see the README). Errors here are configuration errors
+//! (sops starts at the working directory; see docs/rules.md#which-rules-file). Errors here are configuration errors
 //! (exit 6) naming the rules file.
 
 use crate::error::Error;

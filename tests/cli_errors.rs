@@ -1,5 +1,5 @@
 //! Pins every user-facing error message of the workstation commands: one line
-//! `hostseal: <file>: <what>`, an optional `hint:` line, the exit code of SPEC §1, nothing on
+//! `hostseal: <file>: <what>`, an optional `hint:` line, the exit code (docs/cli.md#exit-codes), nothing on
 //! stdout, and never a secret byte.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 

@@ -1,4 +1,4 @@
-//! Many files (issue 7): `check`, `check --staged`, `check PATH`, `audit` and `updatekeys`
+//! Many files: `check`, `check --staged`, `check PATH`, `audit` and `updatekeys`
 //! spread their per-file work over threads; what they print must not depend on it. Each
 //! command runs on a tree of several hundred files (more than one `check --staged` chunk), with
 //! problems scattered through it, once on one thread and once on four, and the outputs must

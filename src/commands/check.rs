@@ -8,7 +8,7 @@ use crate::guard::run::{check, Options};
 use crate::keys::identity::{discover, WorkstationEnv};
 use std::io::Write;
 
-/// Runs `hostseal check`. Every failure of `check` is exit 1 (SPEC §1: "except `check`, always 1").
+/// Runs `hostseal check`. Every failure of `check` is exit 1 (docs/cli.md#exit-codes).
 pub fn run(args: &CheckArgs) -> Result<u8, Error> {
     run_inner(args).map_err(|mut e| {
         e.kind = crate::error::Kind::Failure;

@@ -1,4 +1,4 @@
-//! Choosing the input and output types of a command from flags and file names (docs/cli.md).
+//! Choosing the input and output types of a command from flags and file names (docs/cli.md#file-types).
 
 use crate::format::Format;
 use std::path::Path;

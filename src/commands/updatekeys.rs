@@ -1,4 +1,4 @@
-//! `hostseal updatekeys`: bring every file's key groups in line with its rule (SPEC §1).
+//! `hostseal updatekeys`: bring every file's key groups in line with its rule (docs/key-rotation.md#updatekeys).
 //!
 //! Plan from metadata alone (`+`/`-` per recipient, names from the rules' anchors), ask unless
 //! `-y`, then open every planned file before writing any: only additions keep the data key,

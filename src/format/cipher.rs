@@ -1,4 +1,4 @@
-//! Per-value AES-256-GCM as sops does it (FORMAT §2–3): a 32-byte random IV (so GHASH derives the
+//! Per-value AES-256-GCM as sops does it (docs/format.md#values): a 32-byte random IV (so GHASH derives the
 //! initial counter), the key path plus `:` as additional authenticated data, and the tag stored
 //! apart from the ciphertext.
 
@@ -108,7 +108,7 @@ mod tests {
         DataKey::from_bytes(&(0u8..32).collect::<Vec<_>>()).unwrap()
     }
 
-    /// FORMAT §2 known answer, which the real sops decrypts.
+    /// A known answer (key bytes 0..31, IV bytes 0x20..0x3f), which the real sops decrypts.
     #[test]
     fn known_answer() {
         let iv: [u8; 32] = core::array::from_fn(|i| 0x20 + i as u8);

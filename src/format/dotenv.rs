@@ -1,4 +1,4 @@
-//! The dotenv store: `KEY=VALUE` lines and `#` comments (FORMAT §9.4), matching sops byte for
+//! The dotenv store: `KEY=VALUE` lines and `#` comments (docs/format.md#dotenv), matching sops byte for
 //! byte. A sealed file keeps its metadata as `sops_<flattened key>` lines; [`parse`] folds
 //! them back into a nested `sops` entry and [`emit`] flattens that entry again.
 

@@ -1,5 +1,5 @@
 //! Flattening of the `sops` metadata mapping into `a__map_b__list_0…` keys and back, for the
-//! dotenv and INI stores, which cannot nest (FORMAT §9.4, §9.5).
+//! dotenv and INI stores, which cannot nest (docs/format.md#dotenv and #ini).
 //!
 //! Also home of `go_val_to_string`, the spelling sops gives a non-string leaf when a store
 //! can only hold strings (dotenv and INI values).

@@ -1,4 +1,4 @@
-//! The INI store (FORMAT §9.5): sections become top-level mapping entries whose values are
+//! The INI store (docs/format.md#ini): sections become top-level mapping entries whose values are
 //! mappings of strings. sops reads and writes INI with Go `gopkg.in/ini.v1` (non-unique
 //! sections allowed, pretty format); this module reproduces that library's rules for what it
 //! reads (quotes, inline comments, continuation lines, `"""`/`` ` `` multi-line values) and how it

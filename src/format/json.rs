@@ -4,7 +4,7 @@
 //! keys (it reads Go `json.Decoder` tokens), every number must become a float64, errors must
 //! name `line:column` without quoting input, and nesting is bounded by
 //! [`crate::limits::MAX_DEPTH`]. Emission reproduces Go `json.Marshal` escaping followed by
-//! `json.Indent` (FORMAT §9.2).
+//! `json.Indent` (docs/format.md#json).
 
 use super::flatten::{go_exponent, shortest_exp};
 use super::tree::{Map, MapItem, Node, Scalar, Tree};

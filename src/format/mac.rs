@@ -1,4 +1,4 @@
-//! The sops MAC (FORMAT §7): SHA-512 over the canonical plaintext bytes of every non-null,
+//! The sops MAC (docs/format.md#mac): SHA-512 over the canonical plaintext bytes of every non-null,
 //! non-comment leaf in document order (only encrypted ones with `mac_only_encrypted`, which
 //! first feeds SHA-256("sops")), rendered as 128 upper-case hex digits, stored encrypted with the
 //! `lastmodified` string as AAD.

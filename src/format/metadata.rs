@@ -1,4 +1,4 @@
-//! The `sops:` metadata block (FORMAT §8): key groups with their wrapped data keys, the Shamir
+//! The `sops:` metadata block (docs/format.md#metadata): key groups with their wrapped data keys, the Shamir
 //! threshold, `lastmodified`, the encrypted MAC, the leaf rule, `mac_only_encrypted` and
 //! `version`. Fields hostseal does not use (pgp, kms, …, and any unknown field) are kept as they
 //! are, so a file rewritten by hostseal loses nothing sops wrote.
@@ -28,7 +28,7 @@ pub struct KeyGroup {
     pub other: Vec<(String, Node)>,
 }
 
-/// Which leaves are encrypted (FORMAT §4). Exactly one applies.
+/// Which leaves are encrypted (docs/format.md#which-values-are-encrypted). Exactly one applies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LeafRule {
     /// Leaves under a key ending with the suffix stay clear (sops's default `_unencrypted`).

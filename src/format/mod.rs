@@ -47,7 +47,7 @@ pub enum FormatError {
     Limit(String),
 }
 
-/// The file types hostseal reads and writes (SPEC §1 `--input-type`/`--output-type`).
+/// The file types hostseal reads and writes (docs/cli.md#file-types).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
     /// YAML, go-yaml v3 flavoured.

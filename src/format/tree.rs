@@ -42,7 +42,7 @@ pub enum Node {
     Comment(String),
 }
 
-/// A leaf value with the type sops gives it (FORMAT §2).
+/// A leaf value with the type sops gives it (docs/format.md#values).
 #[derive(PartialEq)]
 pub enum Scalar {
     /// `null`, `~` or an empty YAML value; never encrypted, not in the MAC.
@@ -180,7 +180,7 @@ impl Scalar {
 }
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: shortest round-trip digits, never an exponent,
-/// `+Inf`/`-Inf`/`NaN`. This is the canonical plaintext of a `float` value (FORMAT §2).
+/// `+Inf`/`-Inf`/`NaN`. This is the canonical plaintext of a `float` value (docs/format.md#values).
 pub fn go_format_float_f(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()

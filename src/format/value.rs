@@ -1,5 +1,5 @@
 //! The `ENC[AES256_GCM,data:<b64>,iv:<b64>,tag:<b64>,type:<t>]` encoding of one encrypted value
-//! (FORMAT §2): parsing is strict (standard base64 with padding, a 16-byte tag, a known type) so
+//! (docs/format.md#values): parsing is strict (standard base64 with padding, a 16-byte tag, a known type) so
 //! that damage is reported as malformed input instead of being half-read.
 
 use base64::engine::general_purpose::STANDARD;

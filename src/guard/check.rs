@@ -1,4 +1,4 @@
-//! Judging one file against the rules (SPEC §1 `check`): must it be sealed, is it, do its
+//! Judging one file against the rules (docs/commit-workflow.md#3-the-guard-hostseal-check): must it be sealed, is it, do its
 //! recipients and leaf rule match its rule, does its MAC verify. Pure: the caller reads the
 //! bytes (from the work tree or the git index) and passes the rules and identities in.
 

@@ -4,7 +4,7 @@
 //! Only files some rule matches are read (plus, with `--staged`, the added or modified blobs,
 //! which are scanned for secret shapes).
 //!
-//! Scale (issue 7): each file or blob is read once and parsed once; rules files are looked up
+//! Scale: each file or blob is read once and parsed once; rules files are looked up
 //! once per directory; blobs come from one `git cat-file` process, in chunks of
 //! [`CHUNK`] so memory stays bounded. Judging (parsing, X25519, the MAC) runs on every core;
 //! the problems are gathered in path order, so the report does not depend on scheduling.

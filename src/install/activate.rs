@@ -57,7 +57,7 @@ pub fn run_install(args: &Request, log: Log) -> Result<u8, Error> {
         )
         .with_hint("run it as root (sudo); `--check-mode sopsfile` validates a manifest without root"));
     }
-    // The only environment variable install reads.
+    // docs/manifest.md#what-install-does, step 0: the only environment variable install reads.
     let action = std::env::var("NIXOS_ACTION").ok();
     let plan = load_plan(&args.manifest, action.is_some(), log)?;
     let nss = Nss::default();

@@ -1,4 +1,4 @@
-//! `--check-mode manifest|sopsfile` (SPEC §3 step 1): validation for the Nix build, which loads
+//! `--check-mode manifest|sopsfile` (docs/manifest.md#what-install-does, step 1): validation for the Nix build, which loads
 //! no keys and resolves no owners (the build sandbox has no users) unless asked to.
 
 use super::extract;

@@ -1,4 +1,4 @@
-//! Install-time validation of tunnel credentials (SPEC §4 `tunnels`, the manifest's per-secret
+//! Install-time validation of tunnel credentials (docs/nixos.md#tunnels-tunnelsid, the manifest's per-secret
 //! `validate`): a malformed new credential fails its secret — so the previous copy is kept —
 //! instead of taking the host offline. Messages name fields, never values.
 

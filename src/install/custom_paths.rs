@@ -1,4 +1,4 @@
-//! Step 11 of SPEC §3: custom `path`s. Each is reached by an fd-relative walk from `/` through
+//! Step 11 of docs/manifest.md#what-install-does: custom `path`s. Each is reached by an fd-relative walk from `/` through
 //! directories no other user can replace, and replaced only by `renameat` of a fresh symlink
 //! (→ `symlinkPath/<name>`, lchowned to the owner) made under a random name beside it.
 

@@ -1,5 +1,5 @@
 //! The install defaults, embedded from `nix/defaults.json` so that the Nix module and the binary
-//! can never disagree about them (SPEC §3).
+//! can never disagree about them (docs/manifest.md).
 
 use serde::Deserialize;
 

@@ -1,4 +1,4 @@
-//! Step 6 of SPEC §3: each sealed file read once (with the ownership checks), opened once, and
+//! Step 6 of docs/manifest.md#what-install-does: each sealed file read once (with the ownership checks), opened once, and
 //! each secret's bytes taken from it by `key` (yaml/json), `entry` (dotenv/ini) or whole.
 
 use super::failure::Failure;

@@ -1,4 +1,4 @@
-//! Generations under the mount point (SPEC §3 steps 5, 7, 10, 13): finding the previous one,
+//! Generations under the mount point (docs/manifest.md#what-install-does, steps 5, 7, 10, 13): finding the previous one,
 //! building the next in a `.staging-<random>` directory, renaming it to its number, switching
 //! `symlinkPath` atomically, and pruning old ones. All fd-relative; no symlink followed.
 

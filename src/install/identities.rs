@@ -1,4 +1,4 @@
-//! Step 4 of SPEC §3: the host's identities, from the manifest only (`ageKeyFile`,
+//! Step 4 of docs/manifest.md#what-install-does: the host's identities, from the manifest only (`ageKeyFile`,
 //! `ageSshKeyPaths`, `sshKeyPaths`). Each key file must pass the trust rule for identities
 //! ([`super::trust`]: root-owned, 0400/0600, regular, ≤ 64 KiB, reached through root-controlled
 //! directories) and is handed to the keys module as bytes; derived keys exist only in memory.

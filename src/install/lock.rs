@@ -1,4 +1,4 @@
-//! Step 2 of SPEC §3: one install at a time. An exclusive `flock` on `lockPath` (directory 0700
+//! Step 2 of docs/manifest.md#what-install-does: one install at a time. An exclusive `flock` on `lockPath` (directory 0700
 //! root, file 0600 root, opened `O_NOFOLLOW`), waited for at most a bounded time.
 
 use super::fs;
@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// How long to wait for another install (SPEC §3: 120 s).
+/// How long to wait for another install (docs/manifest.md#what-install-does, step 2: 120 s).
 pub const WAIT: Duration = Duration::from_secs(120);
 
 /// The held lock; released on drop.

@@ -1,4 +1,4 @@
-//! The manifest JSON as written (SPEC §3): sops-nix's manifest unchanged plus hostseal's own
+//! The manifest JSON as written (docs/manifest.md): sops-nix's manifest unchanged plus hostseal's own
 //! fields. This module only *types* the JSON: known fields are strictly typed, unknown fields are
 //! ignored, and nothing is interpreted yet — [`super::validate`] turns it into a plan.
 

@@ -1,4 +1,4 @@
-//! `hostseal install`: puts each secret on the host at activation (SPEC §3), and `status`.
+//! `hostseal install`: puts each secret on the host at activation (docs/manifest.md), and `status`.
 //!
 //! The pipeline, one module per step: [`manifest`] (typed JSON) → [`validate`] ([`plan::Plan`],
 //! exit 6) → [`lock`] → [`mount`] → [`identities`] → [`extract`] (each sealed file opened once)

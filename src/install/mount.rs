@@ -1,4 +1,4 @@
-//! Step 3 of SPEC §3: the RAM filesystem at the mount point (ramfs, or tmpfs with `useTmpfs`),
+//! Step 3 of docs/manifest.md#what-install-does: the RAM filesystem at the mount point (ramfs, or tmpfs with `useTmpfs`),
 //! reused only when `/proc/self/mountinfo` lists the mount point itself with the right type.
 //!
 //! The mount point must be owned by root and every directory above it must pass the trust rule

@@ -1,11 +1,11 @@
 //! The validated install plan: every default applied, every path checked. Built only by
-//! [`super::validate`]; everything after step 1 of SPEC §3 works on this, never on raw JSON.
+//! [`super::validate`]; everything after step 1 of docs/manifest.md#what-install-does works on this, never on raw JSON.
 
 use crate::format::Format;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// How units are restarted (SPEC §3 `restartVia`).
+/// How units are restarted (docs/manifest.md#top-level-fields, `restartVia`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RestartVia {
     /// Run the manifest's `systemctl` (absolute path, cleared environment).

@@ -1,4 +1,4 @@
-//! The install pipeline of SPEC §3, step by step, over a validated [`Plan`]. The opener (sops
+//! The install pipeline of docs/manifest.md#what-install-does, step by step, over a validated [`Plan`]. The opener (sops
 //! core + identities) and the owner resolver are parameters so every step can be tested on a
 //! temporary directory.
 

@@ -1,4 +1,4 @@
-//! The status file (SPEC §3 step 14): what the last install did, per secret and template. It
+//! The status file (docs/manifest.md#what-install-does, step 14): what the last install did, per secret and template. It
 //! holds names, states and fixed reason codes only — never hashes, sizes or anything derived
 //! from secret or sealed content — and is written atomically, 0644 root:root.
 

@@ -1,4 +1,4 @@
-//! Templates (SPEC §3 step 6): sops-nix's placeholders replaced by secret bytes in one pass, so
+//! Templates (docs/manifest.md#what-install-does, step 6): sops-nix's placeholders replaced by secret bytes in one pass, so
 //! a secret value that itself contains a placeholder is never expanded again.
 
 use crate::secret::SecretBytes;

@@ -1,4 +1,4 @@
-//! Restarts (SPEC §3 steps 2, 9, 12): which units to restart or reload, persisted in a pending
+//! Restarts (docs/manifest.md#what-install-does, steps 2, 9, 12): which units to restart or reload, persisted in a pending
 //! file so a killed run's restarts happen on the next run, then executed through the manifest's
 //! `systemctl` (absolute path that passes the trust rule, run by fd, cleared environment,
 //! `--no-block` for every job that could wait on the installer) or appended to the activation

@@ -1,5 +1,5 @@
 //! Owners and groups: names resolved through NSS (the `nix` crate), numbers applied as given,
-//! `--ignore-passwd` mapping names to root (SPEC §3 step 7).
+//! `--ignore-passwd` mapping names to root (docs/manifest.md#what-install-does, step 7).
 
 use super::plan::Principal;
 use std::cell::RefCell;

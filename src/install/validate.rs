@@ -1,4 +1,4 @@
-//! Step 1 of SPEC §3: the raw manifest becomes a [`Plan`], or an error that is exit 6 and
+//! Step 1 of docs/manifest.md#what-install-does: the raw manifest becomes a [`Plan`], or an error that is exit 6 and
 //! changes nothing. Messages name the secret and the field, never a value that could be secret.
 
 use super::credentials::Check;

@@ -604,7 +604,7 @@ impl WorkstationEnv {
     }
 }
 
-/// Collects the workstation identities in SPEC order: each `explicit` file, `$SOPS_AGE_KEY`,
+/// Collects the workstation identities in the order of docs/cli.md#identities: each `explicit` file, `$SOPS_AGE_KEY`,
 /// `$SOPS_AGE_KEY_FILE`, `$SOPS_AGE_SSH_PRIVATE_KEY_FILE`, the default keys.txt,
 /// `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`. Files named explicitly or by a variable must exist;
 /// missing default files are skipped silently; a default ssh key with a passphrase (or of an

@@ -1,4 +1,4 @@
-//! Shamir secret sharing over GF(2^8) as sops does it (FORMAT §6).
+//! Shamir secret sharing over GF(2^8) as sops does it (docs/format.md#key-groups-and-shamir).
 //!
 //! With several key groups the data key is split so that any `threshold` groups recover it.
 //! The field is GF(2^8) with the AES polynomial x^8+x^4+x^3+x+1 (0x11B), as in HashiCorp

@@ -44,7 +44,7 @@ const CLOSE_BATCH: usize = 128;
 ///
 /// The file a rename replaces is freed with its last reference. Inside `rename(2)` that costs
 /// milliseconds a file on ext4, one file after another (most of `updatekeys`' time over
-/// thousands of files, issue 7); so the handle that read the file for the change check is
+/// thousands of files); so the handle that read the file for the change check is
 /// kept across its rename, and the replaced files are freed by closing a batch of handles on
 /// every core. The renames themselves stay one by one, in order.
 pub fn commit_all(staged: Vec<Staged>) -> Result<Vec<PathBuf>, Error> {

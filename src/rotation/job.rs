@@ -4,7 +4,7 @@
 //!
 //! Nothing here prints: problems come back as lists of errors for the command to show.
 //!
-//! Scale (issue 7): each candidate is opened and read once (the plan and the rewrite use the
+//! Scale: each candidate is opened and read once (the plan and the rewrite use the
 //! same bytes); reading and parsing, and opening and rewriting, run on every core, with the
 //! results gathered in walk order so that output and errors do not depend on scheduling.
 

@@ -1,4 +1,4 @@
-//! Key rotation over whole trees (SPEC §1 `updatekeys`, `rotate`, `audit`; issue 6).
+//! Key rotation over whole trees (docs/key-rotation.md).
 //!
 //! The commands are short pipelines over these steps, each testable on its own:
 //!

@@ -1,4 +1,4 @@
-//! A file's key groups against the groups it should have (SPEC §1 `updatekeys`): group order
+//! A file's key groups against the groups it should have (docs/key-rotation.md#updatekeys): group order
 //! matters, recipients within a group compare as sets of normalised keys (type + key bytes;
 //! comments and whitespace ignored). The threshold is the rule's `shamir_threshold`, else the
 //! file's, capped at the number of groups. Works on metadata alone: no key is needed to plan.

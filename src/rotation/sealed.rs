@@ -1,6 +1,6 @@
 //! What kind of sealed file a file is, from its name and its bytes, without any key.
 //!
-//! The extension chooses the store (SPEC §1), with two corrections by content: a file that is
+//! The extension chooses the store (docs/cli.md#file-types), with two corrections by content: a file that is
 //! an age ciphertext (binary or armored) is whole-file age whatever its name, and a file whose
 //! extension says binary but which parses as a sealed JSON document is JSON — unless it is the
 //! binary store's envelope (`data` and `sops` only), which sops-nix users keep as binary.

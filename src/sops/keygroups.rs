@@ -1,4 +1,4 @@
-//! The data key across key groups (FORMAT §5–6): wrapped whole to every recipient of a single
+//! The data key across key groups (docs/format.md#key-groups-and-shamir): wrapped whole to every recipient of a single
 //! group, or split with Shamir's scheme, one share per group, when there are several.
 
 use crate::error::Error;

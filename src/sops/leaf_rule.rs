@@ -1,5 +1,5 @@
 //! Deciding which leaves (and comments) are encrypted, from the file's [`LeafRule`]
-//! (FORMAT §4). Each rule looks at every key on the path, so the decision is carried down the
+//! (docs/format.md#which-values-are-encrypted). Each rule looks at every key on the path, so the decision is carried down the
 //! walk as a flag: "some key on the path matched".
 
 use crate::error::Error;

@@ -1,4 +1,4 @@
-//! The two walks over a tree that implement sops's per-value scheme (FORMAT §3, §4, §7):
+//! The two walks over a tree that implement sops's per-value scheme (docs/format.md):
 //! [`seal_tree`] encrypts the leaves and comments a rule selects, [`open_tree`] decrypts them;
 //! both compute the MAC over the same leaves in the same order. The AAD of a value is the keys
 //! on its path, each followed by `:` (sequence indices are not part of it).
@@ -55,7 +55,7 @@ impl IvStash {
     }
 }
 
-/// The canonical plaintext bytes of a leaf (FORMAT §2); `None` for null.
+/// The canonical plaintext bytes of a leaf (docs/format.md#values); `None` for null.
 pub fn canonical_bytes(scalar: &Scalar) -> Option<Vec<u8>> {
     leaf_bytes(scalar).map(|b| b.to_vec())
 }

@@ -1,6 +1,6 @@
 //! The yaml store: parse bytes into a [`Tree`], emit a tree as bytes, matching sops (go-yaml
 //! v3.0.4) byte for byte: typed scalars, comments in the places sops puts them, and go-yaml's
-//! encoder layout (FORMAT §9.1).
+//! encoder layout (docs/format.md#yaml).
 //!
 //! * [`parse`]: granit-parser events → tree (`parse` module; scalar typing in `resolve`).
 //! * [`emit`]: tree → text in go-yaml's style (`emit` module).

@@ -1,5 +1,5 @@
 //! Builds a [`Tree`] from granit-parser events: typed scalars as go-yaml v3 resolves them,
-//! aliases expanded under a budget, and comments placed where sops places them (FORMAT §9.1).
+//! aliases expanded under a budget, and comments placed where sops places them (docs/format.md#yaml).
 
 use std::collections::{HashMap, HashSet};
 
@@ -427,7 +427,7 @@ impl Builder {
     /// directly follow its last item, down to the key's column (unless a blank line follows).
     /// Encrypted comment lines (`#ENC[…]`) never get that treatment: sops writes a sequence's
     /// comments as `- ENC[…]` items, so such a line always belongs to the mapping (sops itself
-    /// misreads it and then cannot decrypt it, FORMAT §9.1).
+    /// misreads it and then cannot decrypt it, docs/format.md#yaml).
     fn foot_count(&self, frame: &Frame, next_col: usize) -> usize {
         let own = frame.col();
         let key_col = match (frame, self.stack.last()) {
