@@ -178,7 +178,7 @@ let
         entry = mkOption {
           type = types.nullOr types.str;
           default = null;
-          description = "One entry of a dotenv/INI file (INI: `section.key`); null is the whole file.";
+          description = "One entry of a dotenv/INI file (INI: `section/key`, as the installer reads it); null is the whole file.";
         };
         path = mkOption {
           type = types.str;

@@ -29,7 +29,15 @@ command -v age-keygen >/dev/null || { echo "bench.sh: age-keygen (Go age) not on
 cargo build --release --quiet --bin hostseal
 hostseal_bin=$root/target/release/hostseal
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/hostseal-bench.XXXXXX")
+# The install row needs its inputs where only root can write (install's trust rule refuses
+# /tmp, docs/hardening.md): under /run as root; elsewhere install is not measured as on a host.
+if [ "$(id -u)" = 0 ]; then
+  install -d -m 0755 /run/hostseal-scripts
+  work=$(mktemp -d /run/hostseal-scripts/bench.XXXXXX)
+  chmod 0755 "$work"
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/hostseal-bench.XXXXXX")
+fi
 trap 'umount "$work/install/run/secrets.d" 2>/dev/null; rm -rf "$work"' EXIT
 
 python3 - "$reps" "$hostseal_bin" "$sops_bin" "$(command -v age || true)" "$work" "$root/BENCH.md" <<'PY'

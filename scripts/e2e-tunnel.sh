@@ -19,7 +19,10 @@ HOSTSEAL=${HOSTSEAL:-$here/target/debug/hostseal}
 [ "$(id -u)" = 0 ] || { echo "e2e-tunnel: run as root" >&2; exit 1; }
 [ -x "$HOSTSEAL" ] || { echo "e2e-tunnel: build first (cargo build) or set HOSTSEAL" >&2; exit 1; }
 
-root=$(mktemp -d /tmp/hostseal-e2e.XXXXXX)
+# Under /run, not /tmp: install reads only files whose every directory only root can write
+# (docs/hardening.md), and /tmp is world-writable.
+install -d -m 0755 /run/hostseal-scripts
+root=$(mktemp -d /run/hostseal-scripts/e2e.XXXXXX)
 chmod 0755 "$root"
 mnt=$root/run/secrets.d
 cleanup() {
@@ -127,7 +130,7 @@ seal "$creds2"
 check_layouts "$creds2"
 [ "$(readlink "$root/run/secrets")" = "$mnt/2" ] || fail "not switched to generation 2"
 cat "$root/systemctl.log"
-grep -qx "systemctl try-restart -- $unit" "$root/systemctl.log" || fail "no restart of $unit"
+grep -qx "systemctl --no-block try-restart -- $unit" "$root/systemctl.log" || fail "no restart of $unit"
 
 step "install again without changes: no restart"
 : >"$root/systemctl.log"
