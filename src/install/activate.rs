@@ -8,7 +8,7 @@ use super::mount::MountOpts;
 use super::plan::Mode;
 use super::run::{self, Options};
 use super::users::{IgnorePasswd, Nss, Resolver};
-use super::{check, defaults, manifest, status, unknown_fields, user_mode, validate};
+use super::{check, defaults, manifest, status, trust, unknown_fields, user_mode, validate};
 use crate::error::Error;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -59,7 +59,11 @@ pub fn run_install(args: &Request, log: Log) -> Result<u8, Error> {
     }
     // docs/manifest.md#what-install-does, step 0: the only environment variable install reads.
     let action = std::env::var("NIXOS_ACTION").ok();
-    let plan = load_plan(&args.manifest, action.is_some(), log)?;
+    // A real run trusts the manifest as it trusts every other input (docs/hardening.md): who
+    // can write it decides what root installs where. Check modes only parse (the Nix build
+    // sandbox has nothing root-owned).
+    let trusted = args.check_mode == CheckMode::Off;
+    let plan = load_plan(&args.manifest, action.is_some(), trusted, log)?;
     let nss = Nss::default();
     let resolver: &dyn Resolver = if args.ignore_passwd {
         &IgnorePasswd
@@ -119,15 +123,20 @@ fn check_owners(plan: &super::plan::Plan, resolver: Option<&dyn Resolver>) -> Re
 }
 
 /// Reads (≤ 16 MiB), parses and validates the manifest; every failure is exit 6 except I/O.
-pub fn load_plan(path: &Path, nixos_action: bool, log: Log) -> Result<super::plan::Plan, Error> {
+/// With `trusted`, the manifest is read under the trust rule (as root reads every input at
+/// activation); without, as any file (check modes, which only parse).
+pub fn load_plan(
+    path: &Path,
+    nixos_action: bool,
+    trusted: bool,
+    log: Log,
+) -> Result<super::plan::Plan, Error> {
     let file = path.display().to_string();
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| {
-            f.take(crate::limits::MAX_INPUT as u64 + 1)
-                .read_to_end(&mut bytes)
-        })
-        .map_err(|e| Error::io(path, &e))?;
+    let bytes = if trusted {
+        read_trusted_manifest(path)?
+    } else {
+        read_manifest(path)?
+    };
     if bytes.len() > crate::limits::MAX_INPUT {
         return Err(Error::config("manifest is larger than 16 MiB").with_file(file));
     }
@@ -141,6 +150,43 @@ pub fn load_plan(path: &Path, nixos_action: bool, log: Log) -> Result<super::pla
         return user_mode::plan(raw, &d, &scope).map_err(|e| e.with_file(file));
     }
     validate::validate(raw, &d, nixos_action).map_err(|e| e.with_file(file))
+}
+
+fn read_manifest(path: &Path) -> Result<Vec<u8>, Error> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(crate::limits::MAX_INPUT as u64 + 1)
+                .read_to_end(&mut bytes)
+        })
+        .map_err(|e| Error::io(path, &e))?;
+    Ok(bytes)
+}
+
+fn read_trusted_manifest(path: &Path) -> Result<Vec<u8>, Error> {
+    let cap = crate::limits::MAX_INPUT as u64;
+    // A relative path is taken from the working directory, lexically (no link followed): the
+    // rule then walks it from `/`.
+    let abs = std::path::absolute(path).map_err(|e| Error::io(path, &e))?;
+    match trust::read_trusted_file(&abs, trust::Use::Input, cap) {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(trust::TrustError::Missing) => Err(Error::io(
+            path,
+            &std::io::Error::from(std::io::ErrorKind::NotFound),
+        )),
+        Err(trust::TrustError::TooLarge(_)) => {
+            Err(Error::config("manifest is larger than 16 MiB")
+                .with_file(path.display().to_string()))
+        }
+        Err(e) => {
+            let err = Error::failure(format!("manifest not trusted: {e}"))
+                .with_file(path.display().to_string());
+            Err(match e.hint(path) {
+                Some(h) => err.with_hint(h),
+                None => err,
+            })
+        }
+    }
 }
 
 /// Reads the status file for `status`: `status_file`, else the default one (an error hints
