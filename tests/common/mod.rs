@@ -7,6 +7,7 @@ use std::process::Command;
 pub mod host;
 pub mod install_host;
 pub mod repo;
+pub mod users;
 
 /// The real `sops` binary: `$HOSTSEAL_SOPS`, else the virtualenv `.ci/run` makes.
 pub fn sops_bin() -> PathBuf {
