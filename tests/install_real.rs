@@ -10,41 +10,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A system user and group of the same unique name, deleted on drop.
-struct TempUser {
-    name: String,
-}
-
-impl TempUser {
-    fn new(tag: &str) -> TempUser {
-        let name = format!("hs{tag}{}", std::process::id() % 100_000);
-        let _ = Command::new("userdel").arg(&name).output();
-        let _ = Command::new("groupdel").arg(&name).output();
-        assert!(Command::new("groupadd")
-            .args(["-r", &name])
-            .status()
-            .unwrap()
-            .success());
-        let ok = Command::new("useradd")
-            .args(["-r", "-M", "-s", "/usr/sbin/nologin", "-g", &name, &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "useradd {name}");
-        TempUser { name }
-    }
-    fn ids(&self) -> (u32, u32) {
-        let u = nix::unistd::User::from_name(&self.name).unwrap().unwrap();
-        (u.uid.as_raw(), u.gid.as_raw())
-    }
-}
-
-impl Drop for TempUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).output();
-        let _ = Command::new("groupdel").arg(&self.name).output();
-    }
-}
+use common::users::SystemUser;
 
 /// A host root (see `common::install_host`) with an age key of its own.
 struct Host {
@@ -141,7 +107,7 @@ fn tunnel_credentials_in_both_layouts_owner_by_name() {
         return;
     }
     let h = Host::new();
-    let cf = TempUser::new("cf");
+    let cf = SystemUser::new("hscf");
     let sealed = h.seal_json("tunnel", &tunnel_creds(7));
     let unit = "cloudflared-tunnel-6ff42ae2-765d-4adf-8112-31c55c1551ef.service";
     let m = h.manifest(json!({"secrets": [
@@ -375,7 +341,7 @@ fn numeric_owners_and_ignore_passwd() {
         return;
     }
     let h = Host::new();
-    let u = TempUser::new("num");
+    let u = SystemUser::new("hsnum");
     let (uid, gid) = u.ids();
     let f = h.seal_json("s", &json!({"a": "1"}));
     let m = h.manifest(json!({"secrets": [

@@ -25,40 +25,7 @@ fn is_root() -> bool {
     false
 }
 
-/// A system user with its own primary group of the same unique name, deleted on drop.
-struct TempUser {
-    name: String,
-}
-
-impl TempUser {
-    fn new(tag: &str) -> TempUser {
-        let name = format!("hsn{tag}{}", std::process::id() % 100_000);
-        let _ = Command::new("userdel").arg(&name).output();
-        let _ = Command::new("groupdel").arg(&name).output();
-        assert!(Command::new("groupadd")
-            .args(["-r", &name])
-            .status()
-            .unwrap()
-            .success());
-        assert!(Command::new("useradd")
-            .args(["-r", "-M", "-s", "/usr/sbin/nologin", "-g", &name, &name])
-            .status()
-            .unwrap()
-            .success());
-        TempUser { name }
-    }
-    fn ids(&self) -> (u32, u32) {
-        let u = nix::unistd::User::from_name(&self.name).unwrap().unwrap();
-        (u.uid.as_raw(), u.gid.as_raw())
-    }
-}
-
-impl Drop for TempUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).output();
-        let _ = Command::new("groupdel").arg(&self.name).output();
-    }
-}
+use common::users::SystemUser;
 
 /// A scratch directory the installer trusts ([`common::trusted_tempdir`]), holding 0400 copies
 /// of the fixture identity and sealed files.
@@ -174,7 +141,7 @@ fn owner_only_secret_gets_the_owners_primary_group_installed_for_real() {
     if !is_root() {
         return;
     }
-    let user = TempUser::new("own");
+    let user = SystemUser::new("hsnown");
     let (uid, gid) = user.ids();
     assert_ne!(gid, 0);
     let scratch = Scratch::new();
@@ -212,7 +179,7 @@ fn unit_path_restarts_with_systemctl_no_block() {
     if !is_root() {
         return;
     }
-    let user = TempUser::new("blk");
+    let user = SystemUser::new("hsnblk");
     let scratch = Scratch::new();
     let mut m = module_manifest(&bin, &user.name, &scratch);
     assert_eq!(m["restartVia"], "systemctl");

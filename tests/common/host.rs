@@ -38,19 +38,7 @@ impl TempUser {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
         let name = format!("hsa{}x{n}", std::process::id() % 100_000);
-        let _ = Command::new("userdel").arg(&name).output();
-        let _ = Command::new("groupdel").arg(&name).output();
-        assert!(Command::new("groupadd")
-            .args(["-r", &name])
-            .status()
-            .unwrap()
-            .success());
-        let ok = Command::new("useradd")
-            .args(["-r", "-M", "-s", "/usr/sbin/nologin", "-g", &name, &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "useradd {name}");
+        super::users::add_system_user(&name);
         let u = nix::unistd::User::from_name(&name).unwrap().unwrap();
         TempUser {
             uid: u.uid.as_raw(),
@@ -89,8 +77,7 @@ impl TempUser {
 
 impl Drop for TempUser {
     fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).output();
-        let _ = Command::new("groupdel").arg(&self.name).output();
+        super::users::remove_user(&self.name, false);
     }
 }
 
