@@ -15,7 +15,7 @@ use nix_support::{eval_nixos, failed, fixture, nix_instantiate, secret};
 use serde_json::{json, Value};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 fn is_root() -> bool {
     if nix::unistd::Uid::effective().is_root() {
@@ -25,6 +25,7 @@ fn is_root() -> bool {
     false
 }
 
+use common::install_host::{assert_installed, install_value, recording_systemctl, Unmount};
 use common::users::SystemUser;
 
 /// A scratch directory the installer trusts ([`common::trusted_tempdir`]), holding 0400 copies
@@ -48,14 +49,6 @@ impl Scratch {
         std::fs::copy(fixture(name), &dst).unwrap();
         std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o400)).unwrap();
         dst
-    }
-}
-
-/// Unmounts (lazily) on drop, also when an assertion fails.
-struct Unmount(PathBuf);
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
 
@@ -93,17 +86,8 @@ fn module_manifest(bin: &Path, owner: &str, scratch: &Scratch) -> Value {
 
 /// Points the manifest's locations into `root` and its systemctl at a recording script.
 fn relocate(m: &mut Value, root: &Path) -> PathBuf {
-    let log = root.join("systemctl.log");
     let systemctl = root.join("systemctl");
-    std::fs::write(
-        &systemctl,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> {}\n[ \"$1\" = is-active ] && echo active\nexit 0\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = recording_systemctl(&systemctl);
     let link = root.join("secrets");
     m["secretsMountPoint"] = json!(root.join("m"));
     m["symlinkPath"] = json!(link);
@@ -114,25 +98,6 @@ fn relocate(m: &mut Value, root: &Path) -> PathBuf {
         s["path"] = json!(link.join(s["name"].as_str().unwrap()));
     }
     log
-}
-
-fn install(root: &Path, m: &Value) -> Output {
-    let p = root.join("manifest.json");
-    std::fs::write(&p, serde_json::to_vec_pretty(m).unwrap()).unwrap();
-    common::hostseal(root)
-        .arg("install")
-        .arg(&p)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "hostseal install failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 #[test]
@@ -155,7 +120,7 @@ fn owner_only_secret_gets_the_owners_primary_group_installed_for_real() {
     let root = &scratch.t;
     let _mount = Unmount(root.path().join("m"));
     relocate(&mut m, root.path());
-    ok(&install(root.path(), &m));
+    assert_installed(&install_value(root.path(), &m));
     let file = root.path().join("secrets/db_password");
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!(meta.uid(), uid);
@@ -186,10 +151,10 @@ fn unit_path_restarts_with_systemctl_no_block() {
     let root = &scratch.t;
     let _mount = Unmount(root.path().join("m"));
     let log = relocate(&mut m, root.path());
-    ok(&install(root.path(), &m));
+    assert_installed(&install_value(root.path(), &m));
     // A changed mode is a changed secret: its unit is restarted.
     m["secrets"][0]["mode"] = json!("0400");
-    ok(&install(root.path(), &m));
+    assert_installed(&install_value(root.path(), &m));
     let calls = std::fs::read_to_string(&log).unwrap_or_default();
     let restarts: Vec<&str> = calls
         .lines()
@@ -290,9 +255,9 @@ fn remote_builder_key_and_token_install_for_real() {
         .arg(&p)
         .output()
         .unwrap();
-    ok(&check);
+    assert_installed(&check);
     let _mount = Unmount(d.join("m"));
-    ok(&install(d, &m));
+    assert_installed(&install_value(d, &m));
     for (name, want) in [
         ("ssh_key", &b"FAKE PRIVATE KEY\n"[..]),
         ("access-token.json", &token[..]),
@@ -321,7 +286,7 @@ fn remote_builder_key_and_token_install_for_real() {
         .find(|s| s["name"] == "remote-builders/builder/access-token.json")
         .unwrap();
     tok["sopsFile"] = json!(bad_token);
-    let o = install(d, &m);
+    let o = install_value(d, &m);
     assert_ne!(o.status.code(), Some(0));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("client_secret"), "{err}");
