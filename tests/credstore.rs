@@ -9,23 +9,11 @@
 mod common;
 
 use serde_json::{json, Value};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-const SYSTEMD_CREDS: &str = "/usr/bin/systemd-creds";
-
-fn ready(test: &str) -> bool {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("SKIPPED {test}: needs root");
-        return false;
-    }
-    if !Path::new(SYSTEMD_CREDS).exists() {
-        eprintln!("SKIPPED {test}: {SYSTEMD_CREDS} missing (Debian package systemd)");
-        return false;
-    }
-    true
-}
+use common::creds::ready;
 
 struct Host {
     t: tempfile::TempDir,
@@ -43,42 +31,9 @@ impl Host {
     fn p(&self, rel: &str) -> PathBuf {
         self.t.path().join(rel)
     }
-    /// The host key of systemd-creds, made by `systemd-creds setup` in our directory.
-    fn credential_secret(&self) -> PathBuf {
-        let secret = self.p("credential.secret");
-        if !secret.exists() {
-            let o = Command::new(SYSTEMD_CREDS)
-                .arg("setup")
-                .env("SYSTEMD_CREDENTIAL_SECRET", &secret)
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        }
-        secret
-    }
     /// A `systemd-creds` wrapper: our host key, and the given TPM2 device if any.
     fn creds_wrapper(&self, tpm: Option<&str>) -> PathBuf {
-        let secret = self.credential_secret();
-        let tpm_line = tpm
-            .map(|t| format!("export SYSTEMD_TPM2_DEVICE='{t}'\n"))
-            .unwrap_or_default();
-        // One wrapper per TPM device (a shared name would let one test step rewire another's).
-        let tag: String = tpm
-            .unwrap_or("none")
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        let bin = self.p(&format!("systemd-creds-{tag}"));
-        std::fs::write(
-            &bin,
-            format!(
-                "#!/bin/sh\nexport SYSTEMD_CREDENTIAL_SECRET='{}'\n{tpm_line}exec {SYSTEMD_CREDS} \"$@\"\n",
-                secret.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        bin
+        common::creds::creds_wrapper(self.t.path(), tpm)
     }
     /// `systemd-creds decrypt --name=NAME FILE -` with our keys.
     fn decrypt(&self, name: &str, file: &Path, tpm: Option<&str>) -> Output {

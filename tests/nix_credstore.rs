@@ -400,42 +400,7 @@ fn each_credstore_assertion_fires() {
 
 use common::install_host::{assert_installed, install_value, recording_systemctl, Unmount};
 
-const SYSTEMD_CREDS: &str = "/usr/bin/systemd-creds";
-
-fn ready(test: &str) -> bool {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("!!! SKIPPED {test}: needs root: the credential is NOT installed for real !!!");
-        return false;
-    }
-    if !Path::new(SYSTEMD_CREDS).exists() {
-        eprintln!("!!! SKIPPED {test}: {SYSTEMD_CREDS} missing (Debian package systemd) !!!");
-        return false;
-    }
-    true
-}
-
-/// A `systemd-creds` that uses a host key made by `systemd-creds setup` in `dir` (not the
-/// machine's /var/lib/systemd/credential.secret).
-fn creds_wrapper(dir: &Path) -> PathBuf {
-    let secret = dir.join("credential.secret");
-    let o = Command::new(SYSTEMD_CREDS)
-        .arg("setup")
-        .env("SYSTEMD_CREDENTIAL_SECRET", &secret)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let bin = dir.join("systemd-creds");
-    std::fs::write(
-        &bin,
-        format!(
-            "#!/bin/sh\nexport SYSTEMD_CREDENTIAL_SECRET='{}'\nexec {SYSTEMD_CREDS} \"$@\"\n",
-            secret.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
-}
+use common::creds::ready;
 
 /// Seals `plain` (JSON) with the real sops to the fixture host key.
 fn seal_json(dir: &Path, name: &str, plain: &Value) -> PathBuf {
@@ -524,7 +489,7 @@ fn encrypted_tunnel_credential_installs_and_decrypts_under_the_units_id() {
         .as_str()
         .unwrap()
         .ends_with("/bin/systemd-creds"));
-    m["systemdCreds"] = json!(creds_wrapper(d));
+    m["systemdCreds"] = json!(common::creds::creds_wrapper(d, None));
     let _mount = Unmount(d.join("m"));
     assert_installed(&install_value(d, &m));
 

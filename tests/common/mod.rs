@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod creds;
 pub mod host;
 pub mod install_host;
 pub mod repo;
