@@ -45,18 +45,7 @@ impl Host {
             .unwrap()
     }
     fn seal_json(&self, name: &str, plain: &Value) -> PathBuf {
-        let plain_path = self.p(&format!("{name}.plain.json"));
-        std::fs::write(&plain_path, serde_json::to_vec_pretty(plain).unwrap()).unwrap();
-        let out = common::run_ok(
-            common::sops(self.t.path())
-                .args(["encrypt", "--age", &self.recipient])
-                .args(["--input-type", "json", "--output-type", "json"])
-                .arg(&plain_path),
-        );
-        std::fs::remove_file(&plain_path).unwrap();
-        let p = self.p(&format!("{name}.json"));
-        std::fs::write(&p, out).unwrap();
-        p
+        common::sops_seal_json(&self.p(&format!("{name}.json")), &self.recipient, plain)
     }
     fn install(&self, extra: Value) -> Output {
         let mut m = json!({

@@ -38,27 +38,7 @@ impl Host {
     }
     /// Seals JSON with the real sops to the host's recipient; the file is root-owned 0444.
     fn seal_json(&self, name: &str, plain: &Value) -> PathBuf {
-        let plain_path = self.p(&format!("{name}.plain.json"));
-        std::fs::write(&plain_path, serde_json::to_vec_pretty(plain).unwrap()).unwrap();
-        let out = common::run_ok(
-            common::sops(self.t.path())
-                .args([
-                    "encrypt",
-                    "--age",
-                    &self.recipient,
-                    "--input-type",
-                    "json",
-                    "--output-type",
-                    "json",
-                ])
-                .arg(&plain_path),
-        );
-        std::fs::remove_file(&plain_path).unwrap();
-        let p = self.p(&format!("{name}.json"));
-        let _ = std::fs::remove_file(&p);
-        std::fs::write(&p, out).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
-        p
+        common::sops_seal_json(&self.p(&format!("{name}.json")), &self.recipient, plain)
     }
     /// The manifest with the host's key file.
     fn manifest(&self, extra: Value) -> PathBuf {

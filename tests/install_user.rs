@@ -68,20 +68,7 @@ impl Setup {
 
     /// Seals JSON with the real sops to the user's recipient (root-owned, 0444).
     fn seal_json(&self, name: &str, plain: &Value) -> PathBuf {
-        let plain_path = self.p(&format!("{name}.plain.json"));
-        std::fs::write(&plain_path, serde_json::to_vec_pretty(plain).unwrap()).unwrap();
-        let out = common::run_ok(
-            common::sops(self.t.path())
-                .args(["encrypt", "--age", &self.recipient])
-                .args(["--input-type", "json", "--output-type", "json"])
-                .arg(&plain_path),
-        );
-        std::fs::remove_file(&plain_path).unwrap();
-        let p = self.p(&format!("{name}.json"));
-        let _ = std::fs::remove_file(&p);
-        std::fs::write(&p, out).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
-        p
+        common::sops_seal_json(&self.p(&format!("{name}.json")), &self.recipient, plain)
     }
 
     /// A manifest as sops-nix's home-manager module writes it (plus the given fields).

@@ -122,20 +122,7 @@ impl Host {
 
     /// Seals JSON with the real sops to the host; the file at `rel` is root-owned 0444.
     pub fn seal_json(&self, rel: &str, plain: &Value) -> PathBuf {
-        let plain_path = self.p(".plain.json");
-        std::fs::write(&plain_path, serde_json::to_vec_pretty(plain).unwrap()).unwrap();
-        let out = super::run_ok(
-            super::sops(self.t.path())
-                .args(["encrypt", "--age", &self.recipient])
-                .args(["--input-type", "json", "--output-type", "json"])
-                .arg(&plain_path),
-        );
-        std::fs::remove_file(&plain_path).unwrap();
-        let p = self.p(rel);
-        let _ = std::fs::remove_file(&p);
-        std::fs::write(&p, out).unwrap();
-        chmod(&p, 0o444);
-        p
+        super::sops_seal_json(&self.p(rel), &self.recipient, plain)
     }
 
     /// The manifest's paths for this host, plus `extra` (which wins), written to

@@ -192,3 +192,24 @@ pub fn has_open(pid: u32, path: &Path) -> bool {
 pub fn in_timed_sleep(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"))
 }
+
+/// Seals the JSON `plain` with the real sops to `recipient` into `dest` (replacing it), root's
+/// and 0444 (readable by all: no secret in it); the plaintext goes to a sibling
+/// `<stem>.plain.json` only for the call.
+pub fn sops_seal_json(dest: &Path, recipient: &str, plain: &serde_json::Value) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = dest.parent().unwrap();
+    let plain_path = dest.with_extension("plain.json");
+    std::fs::write(&plain_path, serde_json::to_vec_pretty(plain).unwrap()).unwrap();
+    let out = run_ok(
+        sops(dir)
+            .args(["encrypt", "--age", recipient])
+            .args(["--input-type", "json", "--output-type", "json"])
+            .arg(&plain_path),
+    );
+    std::fs::remove_file(&plain_path).unwrap();
+    let _ = std::fs::remove_file(dest);
+    std::fs::write(dest, out).unwrap();
+    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o444)).unwrap();
+    dest.to_path_buf()
+}
