@@ -15,21 +15,18 @@ use std::process::{Child, Command, Output, Stdio};
 
 use common::creds::ready;
 
-struct Host {
-    t: tempfile::TempDir,
-    key: PathBuf,
-    recipient: String,
+struct Host(common::install_host::KeyedHost);
+
+impl std::ops::Deref for Host {
+    type Target = common::install_host::KeyedHost;
+    fn deref(&self) -> &common::install_host::KeyedHost {
+        &self.0
+    }
 }
 
 impl Host {
     fn new() -> Host {
-        let t = common::trusted_tempdir();
-        let (key, recipient) = common::age_keygen(t.path(), "host");
-        let key = common::private_copy(&key, t.path());
-        Host { t, key, recipient }
-    }
-    fn p(&self, rel: &str) -> PathBuf {
-        self.t.path().join(rel)
+        Host(common::install_host::KeyedHost::new())
     }
     /// A `systemd-creds` wrapper: our host key, and the given TPM2 device if any.
     fn creds_wrapper(&self, tpm: Option<&str>) -> PathBuf {

@@ -293,21 +293,18 @@ fn as_nobody(dir: &Path) -> Command {
 
 /// A host in a temporary directory (0755, so `nobody` can look in): a key, sealed files, a
 /// manifest, and `install --no-mount --allow-disk`.
-struct Host {
-    t: tempfile::TempDir,
-    key: PathBuf,
-    recipient: String,
+struct Host(common::install_host::KeyedHost);
+
+impl std::ops::Deref for Host {
+    type Target = common::install_host::KeyedHost;
+    fn deref(&self) -> &common::install_host::KeyedHost {
+        &self.0
+    }
 }
 
 impl Host {
     fn new() -> Host {
-        let t = common::trusted_tempdir();
-        let (key, recipient) = common::age_keygen(t.path(), "host");
-        let key = common::private_copy(&key, t.path());
-        Host { t, key, recipient }
-    }
-    fn p(&self, rel: &str) -> PathBuf {
-        self.t.path().join(rel)
+        Host(common::install_host::KeyedHost::new())
     }
     /// `name.json` sealed by hostseal to `recipient`, 0444 (readable by all: no secret in it).
     fn seal(&self, name: &str, json: &str, recipient: &str) -> PathBuf {

@@ -115,3 +115,29 @@ pub fn recording_systemctl(path: &Path) -> PathBuf {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
     log
 }
+
+/// A host in a trusted temporary directory ([`super::trusted_tempdir`], 0755) with an age
+/// identity of its own (a 0400 copy, as `install` requires) and its recipient.
+pub struct KeyedHost {
+    /// The host's directory.
+    pub t: tempfile::TempDir,
+    /// The host's age identity file.
+    pub key: PathBuf,
+    /// Its recipient.
+    pub recipient: String,
+}
+
+impl KeyedHost {
+    /// A fresh host with a fresh key.
+    pub fn new() -> KeyedHost {
+        let t = super::trusted_tempdir();
+        let (key, recipient) = super::age_keygen(t.path(), "host");
+        let key = super::private_copy(&key, t.path());
+        KeyedHost { t, key, recipient }
+    }
+
+    /// A path in the host's directory.
+    pub fn p(&self, rel: &str) -> PathBuf {
+        self.t.path().join(rel)
+    }
+}
