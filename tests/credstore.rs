@@ -15,19 +15,9 @@ use std::process::{Child, Command, Output, Stdio};
 
 use common::creds::ready;
 
-struct Host(common::install_host::KeyedHost);
-
-impl std::ops::Deref for Host {
-    type Target = common::install_host::KeyedHost;
-    fn deref(&self) -> &common::install_host::KeyedHost {
-        &self.0
-    }
-}
+use common::install_host::KeyedHost as Host;
 
 impl Host {
-    fn new() -> Host {
-        Host(common::install_host::KeyedHost::new())
-    }
     /// A `systemd-creds` wrapper: our host key, and the given TPM2 device if any.
     fn creds_wrapper(&self, tpm: Option<&str>) -> PathBuf {
         common::creds::creds_wrapper(self.t.path(), tpm)

@@ -293,19 +293,9 @@ fn as_nobody(dir: &Path) -> Command {
 
 /// A host in a temporary directory (0755, so `nobody` can look in): a key, sealed files, a
 /// manifest, and `install --no-mount --allow-disk`.
-struct Host(common::install_host::KeyedHost);
-
-impl std::ops::Deref for Host {
-    type Target = common::install_host::KeyedHost;
-    fn deref(&self) -> &common::install_host::KeyedHost {
-        &self.0
-    }
-}
+use common::install_host::KeyedHost as Host;
 
 impl Host {
-    fn new() -> Host {
-        Host(common::install_host::KeyedHost::new())
-    }
     /// `name.json` sealed by hostseal to `recipient`, 0444 (readable by all: no secret in it).
     fn seal(&self, name: &str, json: &str, recipient: &str) -> PathBuf {
         let p = self.p(&format!("{name}.json"));
