@@ -143,32 +143,11 @@ fn stderr(o: &Output) -> String {
 /// directory (and its home): a file the run created is the user's, and the user is new, so
 /// anything it owns there that was not there before was made by the run.
 fn owned_by(uid: u32, skip: &Path) -> BTreeSet<PathBuf> {
-    let mut out = BTreeSet::new();
-    let mut stack: Vec<PathBuf> = ["/tmp", "/var/tmp", "/dev/shm", "/run", "/home"]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p == skip {
-                continue;
-            }
-            let Ok(m) = std::fs::symlink_metadata(&p) else {
-                continue;
-            };
-            if m.uid() == uid {
-                out.insert(p.clone());
-            }
-            if m.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    out
+    common::users::owned_by(
+        uid,
+        &["/tmp", "/var/tmp", "/dev/shm", "/run", "/home"],
+        &[skip],
+    )
 }
 
 fn mode(p: &Path) -> u32 {

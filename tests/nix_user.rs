@@ -14,7 +14,7 @@ mod nix_support;
 use nix_support::{eval_home_manager, failed, fixture, nix_instantiate};
 use serde_json::Value;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::users::{LoginUser, RuntimeDir};
@@ -120,36 +120,10 @@ fn home_manager_manifest_installs_as_the_user_into_its_runtime_directory() {
     assert_ne!(first, second, "a new generation");
     assert!(second.starts_with(rt.path.join("secrets.d")));
     // Nothing was created outside the runtime directory (and the home the test set up).
-    let outside = owned_by(user.uid, &rt.path, &user.home);
+    let outside = common::users::owned_by(
+        user.uid,
+        &["/tmp", "/var/tmp", "/dev/shm", "/run"],
+        &[&rt.path, &user.home],
+    );
     assert!(outside.is_empty(), "created outside: {outside:?}");
-}
-
-/// Paths owned by `uid` in the places a user can write, except `skip` and `home`.
-fn owned_by(uid: u32, skip: &Path, home: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = ["/tmp", "/var/tmp", "/dev/shm", "/run"]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p == skip || p == home {
-                continue;
-            }
-            let Ok(m) = std::fs::symlink_metadata(&p) else {
-                continue;
-            };
-            if m.uid() == uid {
-                out.push(p.clone());
-            }
-            if m.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    out
 }

@@ -1,6 +1,7 @@
 //! Real local users for the tests of `install` (made with `groupadd`/`useradd` under unique
 //! names, removed on drop), and the runtime directory systemd-logind would give a login user.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -131,4 +132,33 @@ impl Drop for RuntimeDir {
         let _ = Command::new("umount").arg(&self.path).status();
         let _ = std::fs::remove_dir(&self.path);
     }
+}
+
+/// Every path owned by `uid` under `roots` (searched whole, not following symlinks), except
+/// the trees at `skip`: for a new user, anything it owns there was made by what it ran.
+pub fn owned_by(uid: u32, roots: &[&str], skip: &[&std::path::Path]) -> BTreeSet<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = BTreeSet::new();
+    let mut stack: Vec<PathBuf> = roots.iter().map(PathBuf::from).collect();
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if skip.contains(&p.as_path()) {
+                continue;
+            }
+            let Ok(m) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if m.uid() == uid {
+                out.insert(p.clone());
+            }
+            if m.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out
 }
