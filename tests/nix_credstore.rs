@@ -14,7 +14,7 @@ mod nix_support;
 
 use nix_support::{assert_fires, eval_nixos, failed, fixture, nix_instantiate, secret};
 use serde_json::{json, Value};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -404,19 +404,7 @@ use common::creds::ready;
 
 /// Seals `plain` (JSON) with the real sops to the fixture host key.
 fn seal_json(dir: &Path, name: &str, plain: &Value) -> PathBuf {
-    let p = dir.join(format!("{name}.plain"));
-    std::fs::write(&p, serde_json::to_vec(plain).unwrap()).unwrap();
-    let out = common::run_ok(
-        common::sops(dir)
-            .args(["encrypt", "--age", RECIPIENT])
-            .args(["--input-type", "json", "--output-type", "json"])
-            .arg(&p),
-    );
-    std::fs::remove_file(&p).unwrap();
-    let sealed = dir.join(name);
-    std::fs::write(&sealed, out).unwrap();
-    std::fs::set_permissions(&sealed, std::fs::Permissions::from_mode(0o444)).unwrap();
-    sealed
+    common::sops_seal_json(&dir.join(name), RECIPIENT, plain)
 }
 
 /// The module's manifest for a tunnel delivered as an encrypted credential, installed for real

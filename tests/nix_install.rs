@@ -174,26 +174,12 @@ fn unit_path_restarts_with_systemctl_no_block() {
 
 /// Seals `plain` with the real sops to the fixture host key (`tests/fixtures/nix/host.key`).
 fn seal(dir: &Path, name: &str, plain: &[u8], input_type: &str) -> PathBuf {
-    let p = dir.join(format!("{name}.plain"));
-    std::fs::write(&p, plain).unwrap();
-    let out = common::run_ok(
-        common::sops(dir)
-            .args([
-                "encrypt",
-                "--age",
-                "age1f7h6xz4cquezjxc8xf335udry0calxuxvl7jffvzv4znpn8ymsuq6dtz65",
-                "--input-type",
-                input_type,
-                "--output-type",
-                "json",
-            ])
-            .arg(&p),
-    );
-    std::fs::remove_file(&p).unwrap();
-    let sealed = dir.join(name);
-    std::fs::write(&sealed, out).unwrap();
-    std::fs::set_permissions(&sealed, std::fs::Permissions::from_mode(0o444)).unwrap();
-    sealed
+    common::sops_seal(
+        &dir.join(name),
+        "age1f7h6xz4cquezjxc8xf335udry0calxuxvl7jffvzv4znpn8ymsuq6dtz65",
+        plain,
+        input_type,
+    )
 }
 
 /// A remote-builder client's key and Access token, sealed by the real sops, pass the build-time

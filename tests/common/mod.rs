@@ -193,18 +193,21 @@ pub fn in_timed_sleep(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"))
 }
 
-/// Seals the JSON `plain` with the real sops to `recipient` into `dest` (replacing it), root's
-/// and 0444 (readable by all: no secret in it); the plaintext goes to a sibling
-/// `<stem>.plain.json` only for the call.
-pub fn sops_seal_json(dest: &Path, recipient: &str, plain: &serde_json::Value) -> PathBuf {
+/// Seals `plain` (of sops `input_type`: json, yaml, binary, …) with the real sops to `recipient`
+/// into `dest` (replacing it), root's and 0444 (readable by all: no secret in it); the
+/// plaintext goes to a sibling `<name>.plain` only for the call.
+pub fn sops_seal(dest: &Path, recipient: &str, plain: &[u8], input_type: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let dir = dest.parent().unwrap();
-    let plain_path = dest.with_extension("plain.json");
-    std::fs::write(&plain_path, serde_json::to_vec_pretty(plain).unwrap()).unwrap();
+    let plain_path = dir.join(format!(
+        "{}.plain",
+        dest.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&plain_path, plain).unwrap();
     let out = run_ok(
         sops(dir)
             .args(["encrypt", "--age", recipient])
-            .args(["--input-type", "json", "--output-type", "json"])
+            .args(["--input-type", input_type, "--output-type", "json"])
             .arg(&plain_path),
     );
     std::fs::remove_file(&plain_path).unwrap();
@@ -212,4 +215,14 @@ pub fn sops_seal_json(dest: &Path, recipient: &str, plain: &serde_json::Value) -
     std::fs::write(dest, out).unwrap();
     std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o444)).unwrap();
     dest.to_path_buf()
+}
+
+/// [`sops_seal`] for a JSON value.
+pub fn sops_seal_json(dest: &Path, recipient: &str, plain: &serde_json::Value) -> PathBuf {
+    sops_seal(
+        dest,
+        recipient,
+        &serde_json::to_vec_pretty(plain).unwrap(),
+        "json",
+    )
 }
