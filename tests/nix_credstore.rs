@@ -18,7 +18,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const RECIPIENT: &str = "age1f7h6xz4cquezjxc8xf335udry0calxuxvl7jffvzv4znpn8ymsuq6dtz65";
+use nix_support::FIXTURE_RECIPIENT as RECIPIENT;
 
 /// A NixOS 26.05 host running cloudflared with `hostseal` settings `body`, plus `extra`.
 fn host(body: &str, extra: &str) -> String {

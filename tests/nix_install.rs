@@ -176,7 +176,7 @@ fn unit_path_restarts_with_systemctl_no_block() {
 fn seal(dir: &Path, name: &str, plain: &[u8], input_type: &str) -> PathBuf {
     common::sops_seal(
         &dir.join(name),
-        "age1f7h6xz4cquezjxc8xf335udry0calxuxvl7jffvzv4znpn8ymsuq6dtz65",
+        nix_support::FIXTURE_RECIPIENT,
         plain,
         input_type,
     )
