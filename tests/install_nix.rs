@@ -52,21 +52,16 @@ fn manifest(bin: &Path, root: &Path, layout: &str, sealed: &Path) -> Value {
         key = common::private_copy(&common::fixture("nix/host.key"), root).display(),
         root = root.display(),
     );
-    let out = Command::new(bin)
-        .current_dir(root)
-        .env_clear()
-        .env("HOME", root)
-        .env("NIX_STATE_DIR", root.join("nix-state"))
-        .env("NIX_LOG_DIR", root.join("nix-log"))
-        .args(["--eval", "--strict", "--json", "--expr", &expr])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::run_ok(
+        Command::new(bin)
+            .current_dir(root)
+            .env_clear()
+            .env("HOME", root)
+            .env("NIX_STATE_DIR", root.join("nix-state"))
+            .env("NIX_LOG_DIR", root.join("nix-log"))
+            .args(["--eval", "--strict", "--json", "--expr", &expr]),
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&out).unwrap()
 }
 
 fn install(root: &Path, m: &Value) -> std::process::Output {

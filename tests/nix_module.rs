@@ -510,17 +510,12 @@ fn access_wrapper_reads_the_installed_token_into_the_environment() {
         );
     let wrapper = d.join("wrapper.sh");
     std::fs::write(&wrapper, script).unwrap();
-    let out = Command::new("sh")
-        .arg(&wrapper)
-        .arg("builder.example.com")
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run_ok(
+        Command::new("sh")
+            .arg(&wrapper)
+            .arg("builder.example.com")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin"),
     );
     let seen = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
