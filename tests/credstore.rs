@@ -9,76 +9,18 @@
 mod common;
 
 use serde_json::{json, Value};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-const SYSTEMD_CREDS: &str = "/usr/bin/systemd-creds";
+use common::creds::ready;
 
-fn ready(test: &str) -> bool {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("SKIPPED {test}: needs root");
-        return false;
-    }
-    if !Path::new(SYSTEMD_CREDS).exists() {
-        eprintln!("SKIPPED {test}: {SYSTEMD_CREDS} missing (Debian package systemd)");
-        return false;
-    }
-    true
-}
-
-struct Host {
-    t: tempfile::TempDir,
-    key: PathBuf,
-    recipient: String,
-}
+use common::install_host::KeyedHost as Host;
 
 impl Host {
-    fn new() -> Host {
-        let t = common::trusted_tempdir();
-        let (key, recipient) = common::age_keygen(t.path(), "host");
-        let key = common::private_copy(&key, t.path());
-        Host { t, key, recipient }
-    }
-    fn p(&self, rel: &str) -> PathBuf {
-        self.t.path().join(rel)
-    }
-    /// The host key of systemd-creds, made by `systemd-creds setup` in our directory.
-    fn credential_secret(&self) -> PathBuf {
-        let secret = self.p("credential.secret");
-        if !secret.exists() {
-            let o = Command::new(SYSTEMD_CREDS)
-                .arg("setup")
-                .env("SYSTEMD_CREDENTIAL_SECRET", &secret)
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        }
-        secret
-    }
     /// A `systemd-creds` wrapper: our host key, and the given TPM2 device if any.
     fn creds_wrapper(&self, tpm: Option<&str>) -> PathBuf {
-        let secret = self.credential_secret();
-        let tpm_line = tpm
-            .map(|t| format!("export SYSTEMD_TPM2_DEVICE='{t}'\n"))
-            .unwrap_or_default();
-        // One wrapper per TPM device (a shared name would let one test step rewire another's).
-        let tag: String = tpm
-            .unwrap_or("none")
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        let bin = self.p(&format!("systemd-creds-{tag}"));
-        std::fs::write(
-            &bin,
-            format!(
-                "#!/bin/sh\nexport SYSTEMD_CREDENTIAL_SECRET='{}'\n{tpm_line}exec {SYSTEMD_CREDS} \"$@\"\n",
-                secret.display()
-            ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        bin
+        common::creds::creds_wrapper(self.t.path(), tpm)
     }
     /// `systemd-creds decrypt --name=NAME FILE -` with our keys.
     fn decrypt(&self, name: &str, file: &Path, tpm: Option<&str>) -> Output {
@@ -90,18 +32,7 @@ impl Host {
             .unwrap()
     }
     fn seal_json(&self, name: &str, plain: &Value) -> PathBuf {
-        let plain_path = self.p(&format!("{name}.plain.json"));
-        std::fs::write(&plain_path, serde_json::to_vec_pretty(plain).unwrap()).unwrap();
-        let out = common::run_ok(
-            common::sops(self.t.path())
-                .args(["encrypt", "--age", &self.recipient])
-                .args(["--input-type", "json", "--output-type", "json"])
-                .arg(&plain_path),
-        );
-        std::fs::remove_file(&plain_path).unwrap();
-        let p = self.p(&format!("{name}.json"));
-        std::fs::write(&p, out).unwrap();
-        p
+        common::sops_seal_json(&self.p(&format!("{name}.json")), &self.recipient, plain)
     }
     fn install(&self, extra: Value) -> Output {
         let mut m = json!({

@@ -52,21 +52,16 @@ fn manifest(bin: &Path, root: &Path, layout: &str, sealed: &Path) -> Value {
         key = common::private_copy(&common::fixture("nix/host.key"), root).display(),
         root = root.display(),
     );
-    let out = Command::new(bin)
-        .current_dir(root)
-        .env_clear()
-        .env("HOME", root)
-        .env("NIX_STATE_DIR", root.join("nix-state"))
-        .env("NIX_LOG_DIR", root.join("nix-log"))
-        .args(["--eval", "--strict", "--json", "--expr", &expr])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::run_ok(
+        Command::new(bin)
+            .current_dir(root)
+            .env_clear()
+            .env("HOME", root)
+            .env("NIX_STATE_DIR", root.join("nix-state"))
+            .env("NIX_LOG_DIR", root.join("nix-log"))
+            .args(["--eval", "--strict", "--json", "--expr", &expr]),
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_slice(&out).unwrap()
 }
 
 fn install(root: &Path, m: &Value) -> std::process::Output {
@@ -167,28 +162,13 @@ fn malformed_new_credential_keeps_the_previous_one() {
     assert!(install(t.path(), &m).status.success());
     let before = std::fs::read(t.path().join("secrets/cloudflared/builder.json")).unwrap();
     // The same tunnel with a TunnelSecret of 8 bytes, sealed by the real sops to host.key.
-    let plain = t.path().join("bad.json");
-    std::fs::write(
-        &plain,
-        br#"{"AccountTag":"0123456789abcdef0123456789abcdef","TunnelSecret":"c2hvcnRzaHQ=","TunnelID":"6ff42ae2-765d-4adf-8112-31c55c1551ef"}"#,
-    )
-    .unwrap();
     let recipient = "age1f7h6xz4cquezjxc8xf335udry0calxuxvl7jffvzv4znpn8ymsuq6dtz65";
-    let out = common::run_ok(
-        common::sops(t.path())
-            .args([
-                "encrypt",
-                "--age",
-                recipient,
-                "--input-type",
-                "json",
-                "--output-type",
-                "json",
-            ])
-            .arg(&plain),
+    let bad = common::sops_seal(
+        &t.path().join("bad.sealed.json"),
+        recipient,
+        br#"{"AccountTag":"0123456789abcdef0123456789abcdef","TunnelSecret":"c2hvcnRzaHQ=","TunnelID":"6ff42ae2-765d-4adf-8112-31c55c1551ef"}"#,
+        "json",
     );
-    let bad = t.path().join("bad.sealed.json");
-    std::fs::write(&bad, out).unwrap();
     let m = manifest(&bin, t.path(), "loadCredential", &bad);
     let o = install(t.path(), &m);
     assert_eq!(

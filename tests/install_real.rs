@@ -10,41 +10,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A system user and group of the same unique name, deleted on drop.
-struct TempUser {
-    name: String,
-}
-
-impl TempUser {
-    fn new(tag: &str) -> TempUser {
-        let name = format!("hs{tag}{}", std::process::id() % 100_000);
-        let _ = Command::new("userdel").arg(&name).output();
-        let _ = Command::new("groupdel").arg(&name).output();
-        assert!(Command::new("groupadd")
-            .args(["-r", &name])
-            .status()
-            .unwrap()
-            .success());
-        let ok = Command::new("useradd")
-            .args(["-r", "-M", "-s", "/usr/sbin/nologin", "-g", &name, &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "useradd {name}");
-        TempUser { name }
-    }
-    fn ids(&self) -> (u32, u32) {
-        let u = nix::unistd::User::from_name(&self.name).unwrap().unwrap();
-        (u.uid.as_raw(), u.gid.as_raw())
-    }
-}
-
-impl Drop for TempUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).output();
-        let _ = Command::new("groupdel").arg(&self.name).output();
-    }
-}
+use common::users::SystemUser;
 
 /// A host root (see `common::install_host`) with an age key of its own.
 struct Host {
@@ -72,27 +38,7 @@ impl Host {
     }
     /// Seals JSON with the real sops to the host's recipient; the file is root-owned 0444.
     fn seal_json(&self, name: &str, plain: &Value) -> PathBuf {
-        let plain_path = self.p(&format!("{name}.plain.json"));
-        std::fs::write(&plain_path, serde_json::to_vec_pretty(plain).unwrap()).unwrap();
-        let out = common::run_ok(
-            common::sops(self.t.path())
-                .args([
-                    "encrypt",
-                    "--age",
-                    &self.recipient,
-                    "--input-type",
-                    "json",
-                    "--output-type",
-                    "json",
-                ])
-                .arg(&plain_path),
-        );
-        std::fs::remove_file(&plain_path).unwrap();
-        let p = self.p(&format!("{name}.json"));
-        let _ = std::fs::remove_file(&p);
-        std::fs::write(&p, out).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
-        p
+        common::sops_seal_json(&self.p(&format!("{name}.json")), &self.recipient, plain)
     }
     /// The manifest with the host's key file.
     fn manifest(&self, extra: Value) -> PathBuf {
@@ -141,7 +87,7 @@ fn tunnel_credentials_in_both_layouts_owner_by_name() {
         return;
     }
     let h = Host::new();
-    let cf = TempUser::new("cf");
+    let cf = SystemUser::new("hscf");
     let sealed = h.seal_json("tunnel", &tunnel_creds(7));
     let unit = "cloudflared-tunnel-6ff42ae2-765d-4adf-8112-31c55c1551ef.service";
     let m = h.manifest(json!({"secrets": [
@@ -375,7 +321,7 @@ fn numeric_owners_and_ignore_passwd() {
         return;
     }
     let h = Host::new();
-    let u = TempUser::new("num");
+    let u = SystemUser::new("hsnum");
     let (uid, gid) = u.ids();
     let f = h.seal_json("s", &json!({"a": "1"}));
     let m = h.manifest(json!({"secrets": [

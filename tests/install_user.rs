@@ -15,79 +15,13 @@ fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-/// A login user with its own group and home, deleted (with its home) on drop.
-struct TestUser {
-    name: String,
-    uid: u32,
-    gid: u32,
-    home: PathBuf,
-}
-
-impl TestUser {
-    fn new(tag: &str) -> TestUser {
-        let name = format!("hsu{tag}{}", std::process::id() % 100_000);
-        let _ = Command::new("userdel").args(["-r", &name]).output();
-        let _ = Command::new("groupdel").arg(&name).output();
-        let ok = Command::new("useradd")
-            .args(["-m", "-U", "-s", "/usr/sbin/nologin", &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "useradd {name}");
-        let u = nix::unistd::User::from_name(&name).unwrap().unwrap();
-        TestUser {
-            uid: u.uid.as_raw(),
-            gid: u.gid.as_raw(),
-            home: u.dir,
-            name,
-        }
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").args(["-r", &self.name]).output();
-        let _ = Command::new("groupdel").arg(&self.name).output();
-    }
-}
-
-/// `/run/user/<uid>`: made 0700 for the user and a tmpfs mounted on it (as logind does),
-/// unmounted and removed on drop.
-struct RuntimeDir {
-    path: PathBuf,
-}
-
-impl RuntimeDir {
-    fn new(u: &TestUser) -> RuntimeDir {
-        let path = PathBuf::from(format!("/run/user/{}", u.uid));
-        std::fs::create_dir_all("/run/user").unwrap();
-        if !path.exists() {
-            std::fs::create_dir(&path).unwrap();
-        }
-        let opts = format!("mode=0700,uid={},gid={},size=16m", u.uid, u.gid);
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
-            .arg(&path)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mount tmpfs on {}", path.display());
-        RuntimeDir { path }
-    }
-}
-
-impl Drop for RuntimeDir {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.path).status();
-        let _ = std::fs::remove_dir(&self.path);
-    }
-}
+use common::users::{LoginUser, RuntimeDir};
 
 /// Root's side: a directory any user can search (0755), holding the sealed files and the
 /// manifests (root-owned, 0444: readable by the user, changeable only by root).
 struct Setup {
     t: tempfile::TempDir,
-    user: TestUser,
+    user: LoginUser,
     rt: RuntimeDir,
     key: PathBuf,
     recipient: String,
@@ -97,7 +31,7 @@ impl Setup {
     fn new(tag: &str) -> Setup {
         let t = common::trusted_tempdir();
         std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        let user = TestUser::new(tag);
+        let user = LoginUser::new(&format!("hsu{tag}"));
         let rt = RuntimeDir::new(&user);
         let (made, recipient) = common::age_keygen(t.path(), "user");
         let dir = user.home.join(".config/sops/age");
@@ -134,20 +68,7 @@ impl Setup {
 
     /// Seals JSON with the real sops to the user's recipient (root-owned, 0444).
     fn seal_json(&self, name: &str, plain: &Value) -> PathBuf {
-        let plain_path = self.p(&format!("{name}.plain.json"));
-        std::fs::write(&plain_path, serde_json::to_vec_pretty(plain).unwrap()).unwrap();
-        let out = common::run_ok(
-            common::sops(self.t.path())
-                .args(["encrypt", "--age", &self.recipient])
-                .args(["--input-type", "json", "--output-type", "json"])
-                .arg(&plain_path),
-        );
-        std::fs::remove_file(&plain_path).unwrap();
-        let p = self.p(&format!("{name}.json"));
-        let _ = std::fs::remove_file(&p);
-        std::fs::write(&p, out).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
-        p
+        common::sops_seal_json(&self.p(&format!("{name}.json")), &self.recipient, plain)
     }
 
     /// A manifest as sops-nix's home-manager module writes it (plus the given fields).
@@ -222,32 +143,11 @@ fn stderr(o: &Output) -> String {
 /// directory (and its home): a file the run created is the user's, and the user is new, so
 /// anything it owns there that was not there before was made by the run.
 fn owned_by(uid: u32, skip: &Path) -> BTreeSet<PathBuf> {
-    let mut out = BTreeSet::new();
-    let mut stack: Vec<PathBuf> = ["/tmp", "/var/tmp", "/dev/shm", "/run", "/home"]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p == skip {
-                continue;
-            }
-            let Ok(m) = std::fs::symlink_metadata(&p) else {
-                continue;
-            };
-            if m.uid() == uid {
-                out.insert(p.clone());
-            }
-            if m.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    out
+    common::users::owned_by(
+        uid,
+        &["/tmp", "/var/tmp", "/dev/shm", "/run", "/home"],
+        &[skip],
+    )
 }
 
 fn mode(p: &Path) -> u32 {

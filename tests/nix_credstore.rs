@@ -14,11 +14,11 @@ mod nix_support;
 
 use nix_support::{assert_fires, eval_nixos, failed, fixture, nix_instantiate, secret};
 use serde_json::{json, Value};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-const RECIPIENT: &str = "age1f7h6xz4cquezjxc8xf335udry0calxuxvl7jffvzv4znpn8ymsuq6dtz65";
+use nix_support::FIXTURE_RECIPIENT as RECIPIENT;
 
 /// A NixOS 26.05 host running cloudflared with `hostseal` settings `body`, plus `extra`.
 fn host(body: &str, extra: &str) -> String {
@@ -398,85 +398,13 @@ fn each_credstore_assertion_fires() {
 
 // ---- installed for real -------------------------------------------------------------------------
 
-const SYSTEMD_CREDS: &str = "/usr/bin/systemd-creds";
+use common::install_host::{assert_installed, install_value, recording_systemctl, Unmount};
 
-fn ready(test: &str) -> bool {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("!!! SKIPPED {test}: needs root: the credential is NOT installed for real !!!");
-        return false;
-    }
-    if !Path::new(SYSTEMD_CREDS).exists() {
-        eprintln!("!!! SKIPPED {test}: {SYSTEMD_CREDS} missing (Debian package systemd) !!!");
-        return false;
-    }
-    true
-}
-
-/// Unmounts (lazily) on drop, also when an assertion fails.
-struct Unmount(PathBuf);
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
-/// A `systemd-creds` that uses a host key made by `systemd-creds setup` in `dir` (not the
-/// machine's /var/lib/systemd/credential.secret).
-fn creds_wrapper(dir: &Path) -> PathBuf {
-    let secret = dir.join("credential.secret");
-    let o = Command::new(SYSTEMD_CREDS)
-        .arg("setup")
-        .env("SYSTEMD_CREDENTIAL_SECRET", &secret)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let bin = dir.join("systemd-creds");
-    std::fs::write(
-        &bin,
-        format!(
-            "#!/bin/sh\nexport SYSTEMD_CREDENTIAL_SECRET='{}'\nexec {SYSTEMD_CREDS} \"$@\"\n",
-            secret.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    bin
-}
+use common::creds::ready;
 
 /// Seals `plain` (JSON) with the real sops to the fixture host key.
 fn seal_json(dir: &Path, name: &str, plain: &Value) -> PathBuf {
-    let p = dir.join(format!("{name}.plain"));
-    std::fs::write(&p, serde_json::to_vec(plain).unwrap()).unwrap();
-    let out = common::run_ok(
-        common::sops(dir)
-            .args(["encrypt", "--age", RECIPIENT])
-            .args(["--input-type", "json", "--output-type", "json"])
-            .arg(&p),
-    );
-    std::fs::remove_file(&p).unwrap();
-    let sealed = dir.join(name);
-    std::fs::write(&sealed, out).unwrap();
-    std::fs::set_permissions(&sealed, std::fs::Permissions::from_mode(0o444)).unwrap();
-    sealed
-}
-
-fn install(dir: &Path, m: &Value) -> Output {
-    let p = dir.join("manifest.json");
-    std::fs::write(&p, serde_json::to_vec_pretty(m).unwrap()).unwrap();
-    common::hostseal(dir)
-        .arg("install")
-        .arg(&p)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "hostseal install failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    common::sops_seal_json(&dir.join(name), RECIPIENT, plain)
 }
 
 /// The module's manifest for a tunnel delivered as an encrypted credential, installed for real
@@ -534,17 +462,8 @@ fn encrypted_tunnel_credential_installs_and_decrypts_under_the_units_id() {
 
     // The module's manifest, its host locations moved into the test's directory.
     let mut m = r["manifest"].clone();
-    let log = d.join("systemctl.log");
     let systemctl = d.join("systemctl");
-    std::fs::write(
-        &systemctl,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> {}\n[ \"$1\" = is-active ] && echo active\nexit 0\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = recording_systemctl(&systemctl);
     let enc_dir = d.join("run/credstore.encrypted");
     std::fs::create_dir_all(d.join("run")).unwrap();
     m["secretsMountPoint"] = json!(d.join("m"));
@@ -558,9 +477,9 @@ fn encrypted_tunnel_credential_installs_and_decrypts_under_the_units_id() {
         .as_str()
         .unwrap()
         .ends_with("/bin/systemd-creds"));
-    m["systemdCreds"] = json!(creds_wrapper(d));
+    m["systemdCreds"] = json!(common::creds::creds_wrapper(d, None));
     let _mount = Unmount(d.join("m"));
-    ok(&install(d, &m));
+    assert_installed(&install_value(d, &m));
 
     let installed = enc_dir.join(&file_name);
     let meta = std::fs::metadata(&installed).unwrap();
@@ -613,7 +532,7 @@ fn encrypted_tunnel_credential_installs_and_decrypts_under_the_units_id() {
 
     // An unchanged re-install keeps the ciphertext, so cloudflared is not restarted for nothing.
     let _ = std::fs::remove_file(&log);
-    ok(&install(d, &m));
+    assert_installed(&install_value(d, &m));
     assert_eq!(std::fs::read(&installed).unwrap(), ciphertext);
     let calls = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(
@@ -630,7 +549,7 @@ fn encrypted_tunnel_credential_installs_and_decrypts_under_the_units_id() {
     for s in m["secrets"].as_array_mut().unwrap() {
         s["sopsFile"] = json!(resealed);
     }
-    ok(&install(d, &m));
+    assert_installed(&install_value(d, &m));
     assert_ne!(std::fs::read(&installed).unwrap(), ciphertext);
     let opened = decrypt(id);
     assert!(opened.status.success());

@@ -15,7 +15,7 @@ use nix_support::{eval_nixos, failed, fixture, nix_instantiate, secret};
 use serde_json::{json, Value};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 fn is_root() -> bool {
     if nix::unistd::Uid::effective().is_root() {
@@ -25,40 +25,8 @@ fn is_root() -> bool {
     false
 }
 
-/// A system user with its own primary group of the same unique name, deleted on drop.
-struct TempUser {
-    name: String,
-}
-
-impl TempUser {
-    fn new(tag: &str) -> TempUser {
-        let name = format!("hsn{tag}{}", std::process::id() % 100_000);
-        let _ = Command::new("userdel").arg(&name).output();
-        let _ = Command::new("groupdel").arg(&name).output();
-        assert!(Command::new("groupadd")
-            .args(["-r", &name])
-            .status()
-            .unwrap()
-            .success());
-        assert!(Command::new("useradd")
-            .args(["-r", "-M", "-s", "/usr/sbin/nologin", "-g", &name, &name])
-            .status()
-            .unwrap()
-            .success());
-        TempUser { name }
-    }
-    fn ids(&self) -> (u32, u32) {
-        let u = nix::unistd::User::from_name(&self.name).unwrap().unwrap();
-        (u.uid.as_raw(), u.gid.as_raw())
-    }
-}
-
-impl Drop for TempUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).output();
-        let _ = Command::new("groupdel").arg(&self.name).output();
-    }
-}
+use common::install_host::{assert_installed, install_value, recording_systemctl, Unmount};
+use common::users::SystemUser;
 
 /// A scratch directory the installer trusts ([`common::trusted_tempdir`]), holding 0400 copies
 /// of the fixture identity and sealed files.
@@ -81,14 +49,6 @@ impl Scratch {
         std::fs::copy(fixture(name), &dst).unwrap();
         std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o400)).unwrap();
         dst
-    }
-}
-
-/// Unmounts (lazily) on drop, also when an assertion fails.
-struct Unmount(PathBuf);
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
 }
 
@@ -126,17 +86,8 @@ fn module_manifest(bin: &Path, owner: &str, scratch: &Scratch) -> Value {
 
 /// Points the manifest's locations into `root` and its systemctl at a recording script.
 fn relocate(m: &mut Value, root: &Path) -> PathBuf {
-    let log = root.join("systemctl.log");
     let systemctl = root.join("systemctl");
-    std::fs::write(
-        &systemctl,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> {}\n[ \"$1\" = is-active ] && echo active\nexit 0\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&systemctl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = recording_systemctl(&systemctl);
     let link = root.join("secrets");
     m["secretsMountPoint"] = json!(root.join("m"));
     m["symlinkPath"] = json!(link);
@@ -149,32 +100,13 @@ fn relocate(m: &mut Value, root: &Path) -> PathBuf {
     log
 }
 
-fn install(root: &Path, m: &Value) -> Output {
-    let p = root.join("manifest.json");
-    std::fs::write(&p, serde_json::to_vec_pretty(m).unwrap()).unwrap();
-    common::hostseal(root)
-        .arg("install")
-        .arg(&p)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "hostseal install failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
 #[test]
 fn owner_only_secret_gets_the_owners_primary_group_installed_for_real() {
     let Some(bin) = nix_instantiate() else { return };
     if !is_root() {
         return;
     }
-    let user = TempUser::new("own");
+    let user = SystemUser::new("hsnown");
     let (uid, gid) = user.ids();
     assert_ne!(gid, 0);
     let scratch = Scratch::new();
@@ -188,7 +120,7 @@ fn owner_only_secret_gets_the_owners_primary_group_installed_for_real() {
     let root = &scratch.t;
     let _mount = Unmount(root.path().join("m"));
     relocate(&mut m, root.path());
-    ok(&install(root.path(), &m));
+    assert_installed(&install_value(root.path(), &m));
     let file = root.path().join("secrets/db_password");
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!(meta.uid(), uid);
@@ -212,17 +144,17 @@ fn unit_path_restarts_with_systemctl_no_block() {
     if !is_root() {
         return;
     }
-    let user = TempUser::new("blk");
+    let user = SystemUser::new("hsnblk");
     let scratch = Scratch::new();
     let mut m = module_manifest(&bin, &user.name, &scratch);
     assert_eq!(m["restartVia"], "systemctl");
     let root = &scratch.t;
     let _mount = Unmount(root.path().join("m"));
     let log = relocate(&mut m, root.path());
-    ok(&install(root.path(), &m));
+    assert_installed(&install_value(root.path(), &m));
     // A changed mode is a changed secret: its unit is restarted.
     m["secrets"][0]["mode"] = json!("0400");
-    ok(&install(root.path(), &m));
+    assert_installed(&install_value(root.path(), &m));
     let calls = std::fs::read_to_string(&log).unwrap_or_default();
     let restarts: Vec<&str> = calls
         .lines()
@@ -242,26 +174,12 @@ fn unit_path_restarts_with_systemctl_no_block() {
 
 /// Seals `plain` with the real sops to the fixture host key (`tests/fixtures/nix/host.key`).
 fn seal(dir: &Path, name: &str, plain: &[u8], input_type: &str) -> PathBuf {
-    let p = dir.join(format!("{name}.plain"));
-    std::fs::write(&p, plain).unwrap();
-    let out = common::run_ok(
-        common::sops(dir)
-            .args([
-                "encrypt",
-                "--age",
-                "age1f7h6xz4cquezjxc8xf335udry0calxuxvl7jffvzv4znpn8ymsuq6dtz65",
-                "--input-type",
-                input_type,
-                "--output-type",
-                "json",
-            ])
-            .arg(&p),
-    );
-    std::fs::remove_file(&p).unwrap();
-    let sealed = dir.join(name);
-    std::fs::write(&sealed, out).unwrap();
-    std::fs::set_permissions(&sealed, std::fs::Permissions::from_mode(0o444)).unwrap();
-    sealed
+    common::sops_seal(
+        &dir.join(name),
+        nix_support::FIXTURE_RECIPIENT,
+        plain,
+        input_type,
+    )
 }
 
 /// A remote-builder client's key and Access token, sealed by the real sops, pass the build-time
@@ -323,9 +241,9 @@ fn remote_builder_key_and_token_install_for_real() {
         .arg(&p)
         .output()
         .unwrap();
-    ok(&check);
+    assert_installed(&check);
     let _mount = Unmount(d.join("m"));
-    ok(&install(d, &m));
+    assert_installed(&install_value(d, &m));
     for (name, want) in [
         ("ssh_key", &b"FAKE PRIVATE KEY\n"[..]),
         ("access-token.json", &token[..]),
@@ -354,7 +272,7 @@ fn remote_builder_key_and_token_install_for_real() {
         .find(|s| s["name"] == "remote-builders/builder/access-token.json")
         .unwrap();
     tok["sopsFile"] = json!(bad_token);
-    let o = install(d, &m);
+    let o = install_value(d, &m);
     assert_ne!(o.status.code(), Some(0));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("client_secret"), "{err}");

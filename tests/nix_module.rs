@@ -363,27 +363,14 @@ const HOST_KEY: &str =
 /// A client whose nix-daemon builds on `builder.example.com` through the tunnel; the token is
 /// sealed (real sops) in `dir`.
 fn client(dir: &std::path::Path, token_value: &str) -> String {
-    let plain = dir.join("token.plain.json");
-    std::fs::write(
-        &plain,
-        format!(r#"{{"client_id":"{token_value}-id.access","client_secret":"{token_value}"}}"#),
-    )
-    .unwrap();
-    let sealed = common::run_ok(
-        common::sops(dir)
-            .args([
-                "encrypt",
-                "--age",
-                "age1f7h6xz4cquezjxc8xf335udry0calxuxvl7jffvzv4znpn8ymsuq6dtz65",
-                "--input-type",
-                "json",
-                "--output-type",
-                "json",
-            ])
-            .arg(&plain),
+    let token =
+        format!(r#"{{"client_id":"{token_value}-id.access","client_secret":"{token_value}"}}"#);
+    common::sops_seal(
+        &dir.join("access-token.json"),
+        nix_support::FIXTURE_RECIPIENT,
+        token.as_bytes(),
+        "json",
     );
-    std::fs::remove_file(&plain).unwrap();
-    std::fs::write(dir.join("access-token.json"), sealed).unwrap();
     format!(
         r#"{{ ... }}: {{
           system.nixos.release = "26.05";
@@ -523,17 +510,12 @@ fn access_wrapper_reads_the_installed_token_into_the_environment() {
         );
     let wrapper = d.join("wrapper.sh");
     std::fs::write(&wrapper, script).unwrap();
-    let out = Command::new("sh")
-        .arg(&wrapper)
-        .arg("builder.example.com")
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::run_ok(
+        Command::new("sh")
+            .arg(&wrapper)
+            .arg("builder.example.com")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin"),
     );
     let seen = std::fs::read_to_string(&log).unwrap();
     assert_eq!(

@@ -14,71 +14,13 @@ mod nix_support;
 use nix_support::{eval_home_manager, failed, fixture, nix_instantiate};
 use serde_json::Value;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-/// A login user with its own group and home, deleted (with its home) on drop.
-struct TestUser {
-    name: String,
-    uid: u32,
-    gid: u32,
-    home: PathBuf,
-}
-
-impl TestUser {
-    fn new() -> TestUser {
-        let name = format!("hsnu{}", std::process::id() % 100_000);
-        let _ = Command::new("userdel").args(["-r", &name]).output();
-        let _ = Command::new("groupdel").arg(&name).output();
-        assert!(Command::new("useradd")
-            .args(["-m", "-U", "-s", "/usr/sbin/nologin", &name])
-            .status()
-            .unwrap()
-            .success());
-        let u = nix::unistd::User::from_name(&name).unwrap().unwrap();
-        TestUser {
-            uid: u.uid.as_raw(),
-            gid: u.gid.as_raw(),
-            home: u.dir,
-            name,
-        }
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").args(["-r", &self.name]).output();
-        let _ = Command::new("groupdel").arg(&self.name).output();
-    }
-}
-
-/// `/run/user/<uid>` on a tmpfs, 0700 for the user; unmounted and removed on drop.
-struct RuntimeDir(PathBuf);
-
-impl RuntimeDir {
-    fn new(u: &TestUser) -> RuntimeDir {
-        let path = PathBuf::from(format!("/run/user/{}", u.uid));
-        std::fs::create_dir_all(&path).unwrap();
-        let opts = format!("mode=0700,uid={},gid={},size=16m", u.uid, u.gid);
-        assert!(Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &opts, "tmpfs"])
-            .arg(&path)
-            .status()
-            .unwrap()
-            .success());
-        RuntimeDir(path)
-    }
-}
-
-impl Drop for RuntimeDir {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
+use common::users::{LoginUser, RuntimeDir};
 
 /// The built binary run as `u`, with only PATH, HOME and XDG_RUNTIME_DIR set.
-fn install_as(u: &TestUser, rt: &Path, dir: &Path, manifest: &Path) -> Output {
+fn install_as(u: &LoginUser, rt: &Path, dir: &Path, manifest: &Path) -> Output {
     Command::new("setpriv")
         .args(["--reuid", &u.uid.to_string(), "--regid", &u.gid.to_string()])
         .args(["--init-groups", "--"])
@@ -101,7 +43,7 @@ fn home_manager_manifest_installs_as_the_user_into_its_runtime_directory() {
         eprintln!("!!! SKIPPED: not root (useradd, mount): the home-manager manifest is NOT installed !!!");
         return;
     }
-    let user = TestUser::new();
+    let user = LoginUser::new("hsnu");
     let rt = RuntimeDir::new(&user);
     // Root's side: a 0755 directory with the sealed file (root-owned, 0444).
     let dir = common::trusted_tempdir();
@@ -148,66 +90,40 @@ fn home_manager_manifest_installs_as_the_user_into_its_runtime_directory() {
     std::fs::write(&manifest, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
     std::fs::set_permissions(&manifest, std::fs::Permissions::from_mode(0o444)).unwrap();
 
-    let o = install_as(&user, &rt.0, dir.path(), &manifest);
+    let o = install_as(&user, &rt.path, dir.path(), &manifest);
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let file = rt.0.join("secrets/db");
+    let file = rt.path.join("secrets/db");
     let meta = std::fs::metadata(&file).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (user.uid, user.gid));
     assert_eq!(meta.mode() & 0o7777, 0o440);
     assert!(!std::fs::read(&file).unwrap().is_empty());
-    let first = std::fs::read_link(rt.0.join("secrets")).unwrap();
+    let first = std::fs::read_link(rt.path.join("secrets")).unwrap();
     assert!(
-        first.starts_with(rt.0.join("secrets.d")),
+        first.starts_with(rt.path.join("secrets.d")),
         "{}",
         first.display()
     );
     // A second run switches generations.
-    let o = install_as(&user, &rt.0, dir.path(), &manifest);
+    let o = install_as(&user, &rt.path, dir.path(), &manifest);
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let second = std::fs::read_link(rt.0.join("secrets")).unwrap();
+    let second = std::fs::read_link(rt.path.join("secrets")).unwrap();
     assert_ne!(first, second, "a new generation");
-    assert!(second.starts_with(rt.0.join("secrets.d")));
+    assert!(second.starts_with(rt.path.join("secrets.d")));
     // Nothing was created outside the runtime directory (and the home the test set up).
-    let outside = owned_by(user.uid, &rt.0, &user.home);
+    let outside = common::users::owned_by(
+        user.uid,
+        &["/tmp", "/var/tmp", "/dev/shm", "/run"],
+        &[&rt.path, &user.home],
+    );
     assert!(outside.is_empty(), "created outside: {outside:?}");
-}
-
-/// Paths owned by `uid` in the places a user can write, except `skip` and `home`.
-fn owned_by(uid: u32, skip: &Path, home: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack: Vec<PathBuf> = ["/tmp", "/var/tmp", "/dev/shm", "/run"]
-        .iter()
-        .map(PathBuf::from)
-        .collect();
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p == skip || p == home {
-                continue;
-            }
-            let Ok(m) = std::fs::symlink_metadata(&p) else {
-                continue;
-            };
-            if m.uid() == uid {
-                out.push(p.clone());
-            }
-            if m.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    out
 }

@@ -293,22 +293,9 @@ fn as_nobody(dir: &Path) -> Command {
 
 /// A host in a temporary directory (0755, so `nobody` can look in): a key, sealed files, a
 /// manifest, and `install --no-mount --allow-disk`.
-struct Host {
-    t: tempfile::TempDir,
-    key: PathBuf,
-    recipient: String,
-}
+use common::install_host::KeyedHost as Host;
 
 impl Host {
-    fn new() -> Host {
-        let t = common::trusted_tempdir();
-        let (key, recipient) = common::age_keygen(t.path(), "host");
-        let key = common::private_copy(&key, t.path());
-        Host { t, key, recipient }
-    }
-    fn p(&self, rel: &str) -> PathBuf {
-        self.t.path().join(rel)
-    }
     /// `name.json` sealed by hostseal to `recipient`, 0444 (readable by all: no secret in it).
     fn seal(&self, name: &str, json: &str, recipient: &str) -> PathBuf {
         let p = self.p(&format!("{name}.json"));

@@ -38,19 +38,7 @@ impl TempUser {
         static N: AtomicUsize = AtomicUsize::new(0);
         let n = N.fetch_add(1, Ordering::SeqCst);
         let name = format!("hsa{}x{n}", std::process::id() % 100_000);
-        let _ = Command::new("userdel").arg(&name).output();
-        let _ = Command::new("groupdel").arg(&name).output();
-        assert!(Command::new("groupadd")
-            .args(["-r", &name])
-            .status()
-            .unwrap()
-            .success());
-        let ok = Command::new("useradd")
-            .args(["-r", "-M", "-s", "/usr/sbin/nologin", "-g", &name, &name])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "useradd {name}");
+        super::users::add_system_user(&name);
         let u = nix::unistd::User::from_name(&name).unwrap().unwrap();
         TempUser {
             uid: u.uid.as_raw(),
@@ -89,8 +77,7 @@ impl TempUser {
 
 impl Drop for TempUser {
     fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.name).output();
-        let _ = Command::new("groupdel").arg(&self.name).output();
+        super::users::remove_user(&self.name, false);
     }
 }
 
@@ -135,20 +122,7 @@ impl Host {
 
     /// Seals JSON with the real sops to the host; the file at `rel` is root-owned 0444.
     pub fn seal_json(&self, rel: &str, plain: &Value) -> PathBuf {
-        let plain_path = self.p(".plain.json");
-        std::fs::write(&plain_path, serde_json::to_vec_pretty(plain).unwrap()).unwrap();
-        let out = super::run_ok(
-            super::sops(self.t.path())
-                .args(["encrypt", "--age", &self.recipient])
-                .args(["--input-type", "json", "--output-type", "json"])
-                .arg(&plain_path),
-        );
-        std::fs::remove_file(&plain_path).unwrap();
-        let p = self.p(rel);
-        let _ = std::fs::remove_file(&p);
-        std::fs::write(&p, out).unwrap();
-        chmod(&p, 0o444);
-        p
+        super::sops_seal_json(&self.p(rel), &self.recipient, plain)
     }
 
     /// The manifest's paths for this host, plus `extra` (which wins), written to
@@ -192,14 +166,7 @@ impl Host {
 
     /// A `systemctl` at `path` that appends its arguments to `path.log`; every unit is active.
     pub fn recording_systemctl(&self, path: &Path) -> PathBuf {
-        let log = path.with_extension("log");
-        let script = format!(
-            "#!/bin/sh\necho \"$*\" >> {}\n[ \"$1\" = is-active ] && echo active\nexit 0\n",
-            log.display()
-        );
-        std::fs::write(path, script).unwrap();
-        chmod(path, 0o755);
-        log
+        super::install_host::recording_systemctl(path)
     }
 }
 

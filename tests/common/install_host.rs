@@ -79,3 +79,65 @@ pub fn code(o: &Output) -> i32 {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// Writes `m` to `dir/manifest.json` and runs `hostseal install` on it (mounting a ramfs), as
+/// activation does with the manifest the NixOS module wrote.
+pub fn install_value(dir: &Path, m: &Value) -> Output {
+    let p = dir.join("manifest.json");
+    std::fs::write(&p, serde_json::to_vec_pretty(m).unwrap()).unwrap();
+    super::hostseal(dir)
+        .arg("install")
+        .arg(&p)
+        .output()
+        .unwrap()
+}
+
+/// Asserts that `hostseal install` exited 0, showing its stderr otherwise.
+pub fn assert_installed(o: &Output) {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "hostseal install failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Writes an executable `systemctl` at `path` that appends its arguments to `path.log` (which
+/// it returns) and reports every unit active.
+pub fn recording_systemctl(path: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let log = path.with_extension("log");
+    let script = format!(
+        "#!/bin/sh\necho \"$*\" >> {}\n[ \"$1\" = is-active ] && echo active\nexit 0\n",
+        log.display()
+    );
+    std::fs::write(path, script).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    log
+}
+
+/// A host in a trusted temporary directory ([`super::trusted_tempdir`], 0755) with an age
+/// identity of its own (a 0400 copy, as `install` requires) and its recipient.
+pub struct KeyedHost {
+    /// The host's directory.
+    pub t: tempfile::TempDir,
+    /// The host's age identity file.
+    pub key: PathBuf,
+    /// Its recipient.
+    pub recipient: String,
+}
+
+impl KeyedHost {
+    /// A fresh host with a fresh key.
+    pub fn new() -> KeyedHost {
+        let t = super::trusted_tempdir();
+        let (key, recipient) = super::age_keygen(t.path(), "host");
+        let key = super::private_copy(&key, t.path());
+        KeyedHost { t, key, recipient }
+    }
+
+    /// A path in the host's directory.
+    pub fn p(&self, rel: &str) -> PathBuf {
+        self.t.path().join(rel)
+    }
+}

@@ -4,9 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod creds;
 pub mod host;
 pub mod install_host;
 pub mod repo;
+pub mod users;
 
 /// The real `sops` binary: `$HOSTSEAL_SOPS`, else the virtualenv `.ci/run` makes.
 pub fn sops_bin() -> PathBuf {
@@ -189,4 +191,38 @@ pub fn has_open(pid: u32, path: &Path) -> bool {
 /// Whether process `pid` is asleep in a timed sleep (`nanosleep`), as a polling wait is.
 pub fn in_timed_sleep(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"))
+}
+
+/// Seals `plain` (of sops `input_type`: json, yaml, binary, …) with the real sops to `recipient`
+/// into `dest` (replacing it), root's and 0444 (readable by all: no secret in it); the
+/// plaintext goes to a sibling `<name>.plain` only for the call.
+pub fn sops_seal(dest: &Path, recipient: &str, plain: &[u8], input_type: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = dest.parent().unwrap();
+    let plain_path = dir.join(format!(
+        "{}.plain",
+        dest.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&plain_path, plain).unwrap();
+    let out = run_ok(
+        sops(dir)
+            .args(["encrypt", "--age", recipient])
+            .args(["--input-type", input_type, "--output-type", "json"])
+            .arg(&plain_path),
+    );
+    std::fs::remove_file(&plain_path).unwrap();
+    let _ = std::fs::remove_file(dest);
+    std::fs::write(dest, out).unwrap();
+    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o444)).unwrap();
+    dest.to_path_buf()
+}
+
+/// [`sops_seal`] for a JSON value.
+pub fn sops_seal_json(dest: &Path, recipient: &str, plain: &serde_json::Value) -> PathBuf {
+    sops_seal(
+        dest,
+        recipient,
+        &serde_json::to_vec_pretty(plain).unwrap(),
+        "json",
+    )
 }
