@@ -62,7 +62,7 @@ pub fn mkdir_exact<Fd: AsFd>(dir: Fd, name: &str, mode: u32) -> Result<OwnedFd, 
     let fd = open_dir_at(dir, name)?;
     let (uid, gid) = self_ids();
     fchown(&fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
-    fchmod(&fd, Mode::from_bits_truncate(mode))?;
+    fchmod(&fd, super::platform::mode(mode))?;
     Ok(fd)
 }
 
@@ -177,7 +177,7 @@ pub fn write_new<Fd: AsFd>(
 
 fn fill(fd: &OwnedFd, bytes: &[u8], uid: u32, gid: u32, mode: u32) -> Result<(), Errno> {
     fchown(fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
-    fchmod(fd, Mode::from_bits_truncate(mode & 0o777))?;
+    fchmod(fd, super::platform::mode(mode & 0o777))?;
     write_all(fd, bytes)
 }
 

@@ -22,6 +22,7 @@ pub mod log;
 pub mod manifest;
 pub mod mount;
 pub mod plan;
+pub mod platform;
 pub mod run;
 pub mod status;
 pub mod templates;

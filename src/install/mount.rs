@@ -9,15 +9,10 @@
 
 use super::fs;
 use crate::error::Error;
-use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{fchmod, fstat, Mode};
-use nix::sys::statfs::{fstatfs, TMPFS_MAGIC};
 use nix::unistd::{fchown, Gid, Uid};
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
-
-/// ramfs's `f_type` (not exported by the `nix` crate).
-pub const RAMFS_MAGIC: i64 = 0x8584_58f6;
+use std::path::Path;
 
 /// How to get the mount point ready.
 #[derive(Debug, Clone, Copy)]
@@ -108,14 +103,9 @@ fn verify_mounted(
     Ok(())
 }
 
-/// Whether the file system of `fd` is ramfs or tmpfs.
-/// `f_type` is i64 on x86_64 glibc, u64 on musl and narrower elsewhere: compare the low 32 bits.
-#[allow(clippy::unnecessary_cast)]
+/// Whether the file system of `fd` is ramfs or tmpfs ([`super::platform`]).
 pub fn is_ram_fs(fd: &OwnedFd) -> bool {
-    fstatfs(fd).is_ok_and(|s| {
-        let t = s.filesystem_type();
-        t == TMPFS_MAGIC || (t.0 as u64 & 0xffff_ffff) == RAMFS_MAGIC as u64
-    })
+    super::platform::is_ram_fs(fd)
 }
 
 fn check_ram_fs(dir: &OwnedFd, allow_disk: bool) -> Result<(), String> {
@@ -140,36 +130,9 @@ fn mount_if_needed(mount_point: &Path, dir: &OwnedFd, tmpfs: bool) -> Result<(),
     {
         return Err("not a mount point and not empty: refusing to mount over it".into());
     }
-    let flags = MsFlags::MS_NODEV | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
     // The directory already opened and checked, not the path again.
-    let target = PathBuf::from(format!("/proc/self/fd/{}", dir.as_raw_fd()));
-    let mount_point = target.as_path();
-    let r = if tmpfs {
-        mount(
-            Some("tmpfs"),
-            mount_point,
-            Some("tmpfs"),
-            flags,
-            Some("mode=0751,noswap"),
-        )
-        .or_else(|_| {
-            mount(
-                Some("tmpfs"),
-                mount_point,
-                Some("tmpfs"),
-                flags,
-                Some("mode=0751"),
-            )
-        })
-    } else {
-        mount(
-            Some("ramfs"),
-            mount_point,
-            Some("ramfs"),
-            flags,
-            Some("mode=0751"),
-        )
-    };
+    let target = super::platform::fd_path(dir.as_raw_fd());
+    let r = super::platform::mount_ram(&target, tmpfs);
     r.map_err(|e| format!("mount {want}: {}", e.desc().to_lowercase()))
 }
 
@@ -244,8 +207,8 @@ mod tests {
             allow_disk: false,
         };
         let r = prepare(&mp, o);
-        let on_ram =
-            nix::sys::statfs::statfs(t.path()).is_ok_and(|s| s.filesystem_type() == TMPFS_MAGIC);
+        let on_ram = nix::sys::statfs::statfs(t.path())
+            .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC);
         assert_eq!(r.is_ok(), on_ram);
         let o = MountOpts {
             allow_disk: true,

@@ -215,7 +215,7 @@ fn changed(prev: Option<&Prev>, bytes: &[u8], uid: u32, gid: u32, mode: u32) -> 
             p.bytes.as_slice() != bytes
                 || p.st.st_uid != uid
                 || p.st.st_gid != gid
-                || p.st.st_mode & 0o7777 != mode
+                || super::platform::mode_bits(&p.st) & 0o7777 != mode
         }
     }
 }

@@ -159,7 +159,7 @@ pub struct TrustedExecutable {
 impl TrustedExecutable {
     /// `/proc/self/fd/N`: executing it runs the checked inode, whatever happens to the path.
     pub fn exec_path(&self) -> PathBuf {
-        PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
+        super::platform::fd_path(self.fd.as_raw_fd())
     }
 
     /// A command running the checked inode, `argv[0]` set to the path's file name, with an
@@ -179,7 +179,7 @@ impl TrustedExecutable {
 /// is `O_PATH` without close-on-exec, so that a script's interpreter can open
 /// `/proc/self/fd/N` in the child; it is closed when this value is dropped.
 pub fn check_trusted_executable(path: &Path) -> Result<TrustedExecutable, TrustError> {
-    let (fd, stat) = resolve(path, OFlag::O_PATH)?;
+    let (fd, stat) = resolve(path, super::platform::EXEC_OPEN_FLAGS)?;
     check_file(&stat, u64::MAX)?;
     if stat.st_mode & 0o111 == 0 {
         return Err(TrustError::NotExecutable);
@@ -359,16 +359,7 @@ fn components(p: &str) -> Vec<String> {
 /// Opens one component of `dir` without following a symlink: `openat2(RESOLVE_NO_SYMLINKS |
 /// RESOLVE_BENEATH)` where the kernel has it, `openat(O_NOFOLLOW)` otherwise.
 fn open_one<Fd: AsFd>(dir: Fd, comp: &str, flags: OFlag) -> Result<OwnedFd, TrustError> {
-    use nix::fcntl::{openat2, OpenHow, ResolveFlag};
-    let dir = dir.as_fd();
-    let flags = flags | OFlag::O_NOFOLLOW;
-    let how = OpenHow::new()
-        .flags(flags)
-        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
-    let r = match openat2(dir, comp, how) {
-        Err(Errno::ENOSYS) => openat(dir, comp, flags, Mode::empty()),
-        r => r,
-    };
+    let r = super::platform::open_no_symlinks(dir.as_fd(), comp, flags);
     r.map_err(|e| match e {
         Errno::ENOENT => TrustError::Missing,
         Errno::ELOOP => TrustError::UntrustedLink(comp.to_string()),
