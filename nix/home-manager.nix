@@ -168,31 +168,8 @@ in
         service token when given.
       '';
     };
-    defaultSopsFile = mkOption {
-      type = types.nullOr types.path;
-      default = null;
-      description = "Sealed file of secrets that set no `sopsFile`.";
-    };
-    defaultSopsFormat = mkOption {
-      type = formatType;
-      default = defaults.secret.format;
-      description = "Format of secrets that set no `format`.";
-    };
-    defaultSopsKey = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      description = "Key of yaml/json secrets that set no `key` (null: the secret's name).";
-    };
-    validateSopsFiles = mkOption {
-      type = types.bool;
-      default = true;
-      description = "Copy the sealed files into the store and check them at build time.";
-    };
-    keepGenerations = mkOption {
-      type = types.ints.unsigned;
-      default = defaults.keepGenerations;
-      description = "Generations kept (0 keeps all).";
-    };
+    inherit (import ./common-options.nix { inherit lib formatType defaults; })
+      defaultSopsFile defaultSopsFormat defaultSopsKey validateSopsFiles keepGenerations;
     secretsMountPoint = mkOption {
       type = types.str;
       default = "%r/secrets.d";

@@ -559,29 +559,8 @@ in
         Requires `hostseal.age.hostRecipient`.
       '';
     };
-    defaultSopsFile = mkOption {
-      type = types.nullOr types.path;
-      default = null;
-      description = "Sealed file of secrets that set no `sopsFile`.";
-    };
-    defaultSopsFormat = mkOption {
-      type = formatType;
-      default = defaults.secret.format;
-      description = "Format of secrets that set no `format`.";
-    };
-    defaultSopsKey = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      description = "Key of yaml/json secrets that set no `key` (null: the secret's name).";
-    };
-    validateSopsFiles = mkOption {
-      type = types.bool;
-      default = true;
-      description = ''
-        Copy the sealed files into the Nix store and check them at build time (keys exist,
-        host recipient). They are encrypted, so the world-readable store is fine.
-      '';
-    };
+    inherit (import ./common-options.nix { inherit lib formatType defaults; })
+      defaultSopsFile defaultSopsFormat defaultSopsKey validateSopsFiles keepGenerations;
     secretsMountPoint = mkOption {
       type = types.str;
       default = defaults.secretsMountPoint;
@@ -591,11 +570,6 @@ in
       type = types.str;
       default = defaults.symlinkPath;
       description = "Symlink to the current generation.";
-    };
-    keepGenerations = mkOption {
-      type = types.ints.unsigned;
-      default = defaults.keepGenerations;
-      description = "Generations kept (0 keeps all).";
     };
     useTmpfs = mkOption {
       type = types.bool;
