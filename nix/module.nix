@@ -131,66 +131,29 @@ let
     };
   };
 
-  secretType = types.submodule (
-    { config, name, ... }:
+  # A secret: the options the three modules share (./secret-options.nix), with the NixOS
+  # default `path`, plus what only NixOS has.
+  secretType = types.submodule [
+    (import ./secret-options.nix {
+      inherit lib formatType cfg;
+      withOwnership = true;
+      pathDefault =
+        config:
+        if config.credstore != null then
+          hs.credstorePath config.credstore config.name
+        else if config.neededForUsers then
+          "${defaults.forUsers.symlinkPath}/${config.name}"
+        else
+          "${cfg.symlinkPath}/${config.name}";
+      pathDefaultText = "`/run/secrets/<name>` (`/run/secrets-for-users/<name>` with `neededForUsers`; `/run/credstore/<name>` or `/run/credstore.encrypted/<name>` with `credstore`)";
+    })
     {
-      options = ownershipOptions // {
-        name = mkOption {
-          type = types.str;
-          default = name;
-          description = "Name of the file under `hostseal.symlinkPath` (may contain `/`).";
-        };
-        sopsFile = mkOption {
-          type = types.nullOr types.path;
-          default = null;
-          defaultText = literalExpression "config.hostseal.defaultSopsFile";
-          description = "The sealed (sops) file holding the secret.";
-        };
-        format = mkOption {
-          type = types.nullOr formatType;
-          default = null;
-          defaultText = literalExpression "config.hostseal.defaultSopsFormat";
-          description = "Format of the sealed file; `age` is a whole-file age file (agenix style).";
-        };
-        key = mkOption {
-          type = types.nullOr types.str;
-          default = null;
-          defaultText = literalMD "the secret's name (yaml/json); unused for other formats";
-          description = "Path of the value in a yaml/json file (`a/b/0`, or `[\"a/b\"][0]`); `\"\"` is the whole file.";
-        };
-        sopsFileHash = mkOption {
-          type = types.str;
-          readOnly = true;
-          default =
-            let
-              f = if config.sopsFile != null then config.sopsFile else cfg.defaultSopsFile;
-            in
-            # A missing file is reported by the build-time check (and an assertion), not here.
-            lib.optionalString (cfg.validateSopsFiles && f != null && builtins.pathExists f) (
-              builtins.hashFile "sha256" f
-            );
-          defaultText = literalMD "sha256 of `sopsFile` (empty without `validateSopsFiles`), as sops-nix computes it";
-          description = ''
-            Hash of the sealed file, for `systemd.services.<name>.restartTriggers` (as in sops-nix):
-            a unit restarts when the sealed file changes.
-          '';
-        };
+      options = {
+        inherit (ownershipOptions) restartUnits reloadUnits;
         entry = mkOption {
           type = types.nullOr types.str;
           default = null;
           description = "One entry of a dotenv/INI file (INI: `section/key`, as the installer reads it); null is the whole file.";
-        };
-        path = mkOption {
-          type = types.str;
-          default =
-            if config.credstore != null then
-              hs.credstorePath config.credstore config.name
-            else if config.neededForUsers then
-              "${defaults.forUsers.symlinkPath}/${config.name}"
-            else
-              "${cfg.symlinkPath}/${config.name}";
-          defaultText = literalMD "`/run/secrets/<name>` (`/run/secrets-for-users/<name>` with `neededForUsers`; `/run/credstore/<name>` or `/run/credstore.encrypted/<name>` with `credstore`)";
-          description = "Where the secret is reachable; anything else than the default makes a symlink there.";
         };
         neededForUsers = mkOption {
           type = types.bool;
@@ -238,7 +201,7 @@ let
         };
       };
     }
-  );
+  ];
 
   templateType = types.submodule (
     { config, name, ... }:

@@ -1,6 +1,7 @@
-# The options of one secret shared by the home-manager and nix-darwin modules (the NixOS module
-# has more: credentialFor, neededForUsers, restart and reload units): where it comes from, where
-# it goes, who may read it, and sops-nix's `sopsFileHash`.
+# The options of one secret that the NixOS, home-manager and nix-darwin modules share: where it
+# comes from, where it goes, who may read it, and sops-nix's `sopsFileHash`. The NixOS module
+# adds its own (entry, neededForUsers, onFailure, credentialFor, credstore, restart units) in a
+# second module of the same submodule, and its own default for `path`.
 {
   lib,
   formatType,
@@ -8,10 +9,19 @@
   cfg,
   # false in home-manager: the user's own files, no owner or group.
   withOwnership,
+  # The default `path` of a secret, from its config (default: under `cfg.symlinkPath`).
+  pathDefault ? config: "${cfg.symlinkPath}/${config.name}",
+  pathDefaultText ? "`<symlinkPath>/<name>`",
 }:
 { config, name, ... }:
 let
-  inherit (lib) mkOption types literalExpression;
+  inherit (lib)
+    mkOption
+    types
+    literalExpression
+    literalMD
+    ;
+  defaults = builtins.fromJSON (builtins.readFile ./defaults.json);
 in
 {
   options = {
@@ -29,21 +39,24 @@ in
     format = mkOption {
       type = types.nullOr formatType;
       default = null;
-      description = "Format of the sealed file (null: `hostseal.defaultSopsFormat`).";
+      defaultText = literalExpression "config.hostseal.defaultSopsFormat";
+      description = "Format of the sealed file; `age` is a whole-file age file (agenix style).";
     };
     key = mkOption {
       type = types.nullOr types.str;
       default = null;
-      description = "Path of the value in a yaml/json file (null: the secret's name); `\"\"` is the whole file.";
+      defaultText = literalMD "the secret's name (yaml/json); unused for other formats";
+      description = "Path of the value in a yaml/json file (`a/b/0`, or `[\"a/b\"][0]`); `\"\"` is the whole file.";
     };
     path = mkOption {
       type = types.str;
-      default = "${cfg.symlinkPath}/${config.name}";
+      default = pathDefault config;
+      defaultText = literalMD pathDefaultText;
       description = "Where the secret is reachable; anything else than the default makes a symlink there.";
     };
     mode = mkOption {
       type = types.strMatching "0?[0-7]{3}";
-      default = "0400";
+      default = defaults.secret.mode;
       description = "Permissions of the file, in octal.";
     };
     sopsFileHash = mkOption {
@@ -53,10 +66,15 @@ in
         let
           f = if config.sopsFile != null then config.sopsFile else cfg.defaultSopsFile;
         in
+        # A missing file is reported by the build-time check (and an assertion), not here.
         lib.optionalString (cfg.validateSopsFiles && f != null && builtins.pathExists f) (
           builtins.hashFile "sha256" f
         );
-      description = "sha256 of the sealed file (as sops-nix computes it), for restart triggers.";
+      defaultText = literalMD "sha256 of `sopsFile` (empty without `validateSopsFiles`), as sops-nix computes it";
+      description = ''
+        Hash of the sealed file, for `systemd.services.<name>.restartTriggers` (as in sops-nix):
+        a unit restarts when the sealed file changes.
+      '';
     };
   }
   // lib.optionalAttrs withOwnership {
@@ -68,7 +86,7 @@ in
     uid = mkOption {
       type = types.nullOr types.int;
       default = null;
-      description = "Numeric owner, only with `owner = null`.";
+      description = "Numeric owner, applied even without such a user; only with `owner = null`.";
     };
     group = mkOption {
       type = types.nullOr types.str;
@@ -78,7 +96,7 @@ in
     gid = mkOption {
       type = types.nullOr types.int;
       default = null;
-      description = "Numeric group, only with `group = null`.";
+      description = "Numeric group, applied even without such a group; only with `group = null`.";
     };
   };
 }
