@@ -91,27 +91,7 @@ let
       [ ];
 
   # Options shared by secrets and templates: who owns the file, and what to restart.
-  ownershipOptions = {
-    owner = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      description = "User owning the file (null: `uid` if set, else root).";
-    };
-    uid = mkOption {
-      type = types.nullOr types.int;
-      default = null;
-      description = "Numeric owner, applied even without such a user; only with `owner = null`.";
-    };
-    group = mkOption {
-      type = types.nullOr types.str;
-      default = null;
-      description = "Group of the file (null: `gid` if set, else the owner's primary group).";
-    };
-    gid = mkOption {
-      type = types.nullOr types.int;
-      default = null;
-      description = "Numeric group, applied even without such a group; only with `group = null`.";
-    };
+  ownershipOptions = import ./ownership-options.nix { inherit lib; } // {
     mode = mkOption {
       type = types.strMatching "0?[0-7]{3}";
       default = defaults.secret.mode;
