@@ -314,15 +314,6 @@ fn interactive_plugin_on_a_terminal_and_without_one() {
     }
 }
 
-/// Whether we can run `install` for real (root); otherwise the test says why it skips.
-fn root_or_skip(test: &str) -> bool {
-    let root = nix::unistd::Uid::effective().is_root();
-    if !root {
-        eprintln!("SKIPPED {test}: needs root (install chowns files)");
-    }
-    root
-}
-
 /// Seals `plain` (JSON) with the real sops to `recipients`.
 fn sops_seal_json(dir: &Path, name: &str, plain: &Value, recipients: &str) -> PathBuf {
     let plain_path = dir.join(format!("{name}.plain.json"));
@@ -375,7 +366,7 @@ fn identity_line(file: &Path) -> String {
 /// the others are installed; without `agePlugins` the plugin on PATH is not used.
 #[test]
 fn install_opens_through_the_manifest_plugin_only_and_never_prompts() {
-    if !root_or_skip("install_opens_through_the_manifest_plugin_only_and_never_prompts") {
+    if !common::root_or_skip("install_opens_through_the_manifest_plugin_only_and_never_prompts") {
         return;
     }
     let t = common::trusted_tempdir();

@@ -169,7 +169,8 @@ fn read_trusted_manifest(path: &Path) -> Result<Vec<u8>, Error> {
     // rule then walks it from `/`.
     let abs = std::path::absolute(path).map_err(|e| Error::io(path, &e))?;
     match trust::read_trusted_file(&abs, trust::Use::Input, cap) {
-        Ok(bytes) => Ok(bytes.to_vec()),
+        // Moved out, not copied: a manifest holds no secret, so nothing needs zeroizing.
+        Ok(mut bytes) => Ok(std::mem::take(&mut *bytes)),
         Err(trust::TrustError::Missing) => Err(Error::io(
             path,
             &std::io::Error::from(std::io::ErrorKind::NotFound),

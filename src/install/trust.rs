@@ -203,10 +203,10 @@ pub fn open_trusted_dir(path: &Path) -> Result<OwnedFd, TrustError> {
 }
 
 /// Whose files and directories are trusted: root's, and in a user-mode install (which never
-/// runs as root) the caller's own, who can change them anyway. For a system install, which
-/// runs as root, this is root alone.
+/// runs as root) the caller's own, who can change them anyway ([`super::fs::Trust`]). For a
+/// system install, which runs as root, this is root alone.
 fn trusted_owner(uid: u32) -> bool {
-    uid == 0 || uid == nix::unistd::geteuid().as_raw()
+    super::fs::Trust::process().owns(uid)
 }
 
 fn check_file(st: &FileStat, cap: u64) -> Result<(), TrustError> {

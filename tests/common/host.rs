@@ -1,4 +1,4 @@
-//! A host for the security tests of `install`: a root-owned test root under `target/`, an age
+//! A host for the security tests of `install`: a root-owned test root (`trusted_tempdir`), an age
 //! host key, files sealed by the real sops, and local unprivileged users made with `useradd`
 //! (removed on drop) who act as the attacker through `setpriv`.
 
@@ -8,19 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Whether the tests run as root; when not, prints why `test` is skipped — except in CI
-/// (`CI=true`), where a skipped security test would hide a regression, so it fails instead.
-pub fn root_or_skip(test: &str) -> bool {
-    let root = nix::unistd::geteuid().is_root();
-    if !root {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test} needs root, and CI=true: the security tests must run in CI"
-        );
-        eprintln!("SKIPPED {test}: needs root (useradd, chown, mount)");
-    }
-    root
-}
+#[allow(unused_imports)] // re-exported for the security tests; not every test crate uses it
+pub use super::root_or_skip;
 
 /// A local unprivileged user with a group of the same name, deleted on drop.
 pub struct TempUser {

@@ -130,11 +130,17 @@ pub fn private_copy(src: &Path, dir: &Path) -> PathBuf {
     dst
 }
 
-/// Whether the tests run as root; when not, prints why `test` is skipped (the caller returns).
+/// Whether the tests run as root; when not, prints why `test` is skipped (the caller returns),
+/// except under `CI=true`, where it fails.
 pub fn root_or_skip(test: &str) -> bool {
     let root = nix::unistd::geteuid().is_root();
     if !root {
-        eprintln!("skipped {test}: needs root (real chown, mount and users); CI runs it as root");
+        // In CI a skipped root test would hide a regression: there it fails instead.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{test} needs root, and CI=true: the root tests must run in CI"
+        );
+        eprintln!("SKIPPED {test}: needs root (real chown, mount and users); CI runs it as root");
     }
     root
 }
