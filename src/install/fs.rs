@@ -403,12 +403,6 @@ impl Trust {
         let ok = (owner_ok && st.st_mode & 0o022 == 0) || root_sticky(st);
         ok && (!parent_sticky || owner_ok)
     }
-
-    /// Whether a file that is only read can be trusted: regular, owned by a trusted user, not
-    /// group/other-writable.
-    pub fn input_trusted(&self, st: &FileStat) -> bool {
-        kind(st) == SFlag::S_IFREG && self.owns(st.st_uid) && st.st_mode & 0o022 == 0
-    }
 }
 
 /// The owner and group of what this process creates: root:root for a system install (which
@@ -444,11 +438,6 @@ mod tests {
         st.st_uid = 1001;
         st.st_mode = SFlag::S_IFDIR.bits() | 0o700;
         assert!(!t.dir_trusted(&st, true));
-        st.st_mode = SFlag::S_IFREG.bits() | 0o644;
-        st.st_uid = 1000;
-        assert!(t.input_trusted(&st));
-        st.st_mode = SFlag::S_IFREG.bits() | 0o666;
-        assert!(!t.input_trusted(&st));
         assert!(Trust { owner_uid: 0 }.owns(0));
         assert!(!Trust { owner_uid: 0 }.owns(1000));
     }
